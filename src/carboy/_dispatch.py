@@ -1,0 +1,387 @@
+"""The app's innermost ASGI layer: route a request to its handler and send the response.
+
+Built once, when the app starts: routers are flattened, paths compiled into
+route tables, handlers' parameter plans made, and each route's chain of
+function middleware, hooks and exception handling composed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from carboy._routetable import CompiledPath, RouteTable, compile_path
+from carboy.exceptions import (
+    ClientDisconnect,
+    HTTPException,
+    ImproperlyConfigured,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from carboy.params import build_plan, is_async_callable, run_callable, type_hints
+from carboy.problems import error_response
+from carboy.requests import HTTPConnection, Request
+from carboy.responses import PlainTextResponse, RedirectResponse, Response, to_response
+from carboy.routing import Include, Mount, Route, Router, WebSocketRoute
+from carboy.types import ASGIApp, Receive, Scope, Send
+from carboy.websockets import WebSocket, WebSocketState
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+    from carboy.middleware import Middleware
+    from carboy.types import HTTPMiddleware
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Entry:
+    """A compiled route: what the table maps a (method, path) to."""
+
+    route: Route | WebSocketRoute
+    path: str
+    name: str
+    call: Callable[[Any], Awaitable[Any]]
+    routers: tuple[Router, ...]
+
+
+@dataclass
+class _Flat:
+    item: Route | WebSocketRoute | Mount
+    path: str
+    name: str | None
+    routers: tuple[Router, ...]
+
+
+class Dispatcher:
+    """Match, call, convert, send: the end of the middleware stack."""
+
+    def __init__(self, app: Carboy) -> None:
+        self.app = app
+        self.http: RouteTable[Entry] = RouteTable()
+        self.websocket: RouteTable[Entry] = RouteTable()
+        self.mounts: list[tuple[str, ASGIApp]] = []
+        self.names: dict[str, CompiledPath] = {}
+        self.routers: list[Router] = []
+        self._handlers = _ExceptionHandlers(app)
+        flat = list(_flatten(app, "", None, ()))
+        for router in _routers(app):
+            self.routers.append(router)
+        for item in flat:
+            self._add(item)
+        # Longest prefix first, so that /static/admin wins over /static.
+        self.mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+        self._route_chain = self._compose(self._route, [app])
+
+    # Building -------------------------------------------------------------
+
+    def _add(self, flat: _Flat) -> None:
+        item = flat.item
+        if isinstance(item, Mount):
+            self.mounts.append((flat.path, item.app))
+            if flat.name:
+                self._name(flat.name, compile_path(flat.path + "/{path:path}", self.app.converters))
+            return
+        hints = type_hints(item.endpoint)
+        compiled = compile_path(flat.path, self.app.converters, hints)
+        plan = build_plan(item.endpoint, flat.path, compiled.param_names, hints)
+        name = flat.name or item.name or ""
+        entry = Entry(item, flat.path, name, plan, flat.routers)
+        self._name(name, compiled)
+        if isinstance(item, WebSocketRoute):
+            self.websocket.add(compiled, frozenset({"WEBSOCKET"}), entry)
+            return
+        text_class = item.response_class or PlainTextResponse
+        routers = flat.routers[1:]  # the app's own chain wraps routing as a whole
+
+        async def call_route(request: Request) -> Response:
+            return to_response(await plan(request), text_class)
+
+        handler = self._compose(call_route, routers)
+        asgi_middleware = [m for router in routers for m in router.asgi_middleware]
+        if asgi_middleware:
+            handler = _behind_asgi_middleware(handler, asgi_middleware)
+        entry.call = handler
+        self.http.add(compiled, item.methods, entry)
+
+    def _name(self, name: str, compiled: CompiledPath) -> None:
+        if name in self.names and self.names[name].pattern != compiled.pattern:
+            raise ImproperlyConfigured(
+                f"Two routes are named {name!r}: {self.names[name].pattern!r} and "
+                f"{compiled.pattern!r}. Give one of them another name=."
+            )
+        self.names[name] = compiled
+
+    def _compose(self, handler: Handler, routers: Sequence[Router]) -> Handler:
+        """Wrap ``handler`` in the routers' hooks and function middleware, innermost last."""
+        guarded = self._handlers.guard(handler)
+        for router in reversed(list(routers)):
+            if router.before_request_hooks or router.after_request_hooks:
+                guarded = self._handlers.guard(_with_hooks(guarded, router))
+            for function in reversed(router.http_middleware):
+                guarded = self._handlers.guard(_with_middleware(guarded, function))
+        return guarded
+
+    # Serving --------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive, send)
+            try:
+                response = await self._route_chain(request)
+                await response(scope, receive, send)
+            except ClientDisconnect:
+                # The client left mid-body: nobody is there to answer.
+                return
+            finally:
+                if request._form is not None:
+                    await request.close()
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+
+    async def _route(self, request: Request) -> Response:
+        scope = request.scope
+        path = _route_path(scope)
+        method = scope["method"]
+        entry, params, allowed = self.http.match(method, path)
+        if entry is not None:
+            scope["path_params"] = params
+            scope["route"] = entry.route
+            response: Response = await entry.call(request)
+            return response
+        if "\ufffd" in path:
+            _check_utf8(scope)
+        for prefix, mounted in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                return _MountedApp(mounted, prefix)
+        if allowed:
+            allow = _allow_header(allowed)
+            if method == "OPTIONS":
+                return Response(None, 204, {"allow": allow})
+            raise HTTPException(
+                405,
+                f"The method {method} is not allowed here. Allowed: {allow}.",
+                headers={"Allow": allow},
+            )
+        if self.app.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self.http.has_path(other):
+                # RFC 9110 15.4.9: 308 keeps the method and body, unlike 301/302.
+                url = request.url
+                return RedirectResponse(url.replace(path=url.path[: -len(path)] + other), 308)
+        raise HTTPException(404, f"Nothing is served at {path!r}." if len(path) < 200 else None)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _route_path(scope)
+        entry, params, _ = self.websocket.match("WEBSOCKET", path)
+        if entry is None:
+            for prefix, mounted in self.mounts:
+                if path == prefix or path.startswith(prefix + "/"):
+                    await mounted(_mounted_scope(scope, prefix), receive, send)
+                    return
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            return
+        scope["path_params"] = params
+        scope["route"] = entry.route
+        websocket = WebSocket(scope, receive, send)
+        try:
+            await entry.call(websocket)
+        except WebSocketException as exc:
+            await websocket.close(exc.code, exc.reason)
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            if websocket.application_state is not WebSocketState.DISCONNECTED:
+                # RFC 6455 7.4.1: 1011, the server hit an unexpected condition.
+                await websocket.close(1011)
+            raise
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+def _check_utf8(scope: Scope) -> None:
+    raw = scope.get("raw_path")
+    if raw is None:
+        return
+    from urllib.parse import unquote_to_bytes
+
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "The request path is not valid UTF-8.") from None
+
+
+def _allow_header(allowed: set[str]) -> str:
+    methods = set(allowed)
+    if "GET" in methods:
+        methods.add("HEAD")
+    methods.add("OPTIONS")
+    return ", ".join(sorted(methods))
+
+
+def _mounted_scope(scope: Scope, prefix: str) -> Scope:
+    child = dict(scope)
+    child["root_path"] = scope.get("root_path", "") + prefix
+    return child
+
+
+class _MountedApp(Response):
+    """A mounted ASGI app in the place of a response: it answers by itself."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.status_code = 0
+        self.raw_headers = []
+        self._cookies = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(_mounted_scope(scope, self.prefix), receive, send)
+
+
+class _ASGIResponse(Response):
+    """An ASGI app (a router's middleware stack) in the place of a response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.status_code = 0
+        self.raw_headers = []
+        self._cookies = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _behind_asgi_middleware(handler: Handler, middleware: list[Middleware]) -> Handler:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        request: Request = scope["carboy.request"]
+        response = await handler(request)
+        await response(scope, receive, send)
+
+    app: ASGIApp = inner
+    for item in reversed(middleware):
+        app = item.wrap(app)
+    stack = app
+
+    async def call(request: Request) -> Response:
+        request.scope["carboy.request"] = request
+        return _ASGIResponse(stack)
+
+    return call
+
+
+def _with_middleware(handler: Handler, function: HTTPMiddleware) -> Handler:
+    async def call(request: Request) -> Response:
+        return await function(request, handler)
+
+    return call
+
+
+def _with_hooks(handler: Handler, router: Router) -> Handler:
+    before = [(hook, is_async_callable(hook)) for hook in router.before_request_hooks]
+    after = [(hook, is_async_callable(hook)) for hook in router.after_request_hooks]
+
+    async def call(request: Request) -> Response:
+        response: Response | None = None
+        for hook, is_async in before:
+            result = await run_callable(hook, request, is_async=is_async)
+            if result is not None:
+                response = to_response(result)
+                break
+        if response is None:
+            response = await handler(request)
+        for hook, is_async in after:
+            result = await run_callable(hook, request, response, is_async=is_async)
+            if result is not None:
+                response = to_response(result)
+        return response
+
+    return call
+
+
+class _ExceptionHandlers:
+    """Find the handler of an exception: by status code, then by class."""
+
+    def __init__(self, app: Carboy) -> None:
+        self.by_status: dict[int, Callable[..., Any]] = {}
+        self.by_class: dict[type[Exception], Callable[..., Any]] = {
+            HTTPException: _http_exception_response,
+        }
+        for key, handler in app.exception_handlers.items():
+            if isinstance(key, int):
+                self.by_status[key] = handler
+            elif isinstance(key, type) and issubclass(key, Exception):
+                self.by_class[key] = handler
+            else:
+                raise ImproperlyConfigured(
+                    f"Exception handlers are keyed by status code or exception class, not {key!r}."
+                )
+
+    def lookup(self, exc: Exception) -> Callable[..., Any] | None:
+        if isinstance(exc, HTTPException) and exc.status_code in self.by_status:
+            return self.by_status[exc.status_code]
+        for cls in type(exc).__mro__:
+            handler = self.by_class.get(cls)
+            if handler is not None:
+                return handler
+        return None
+
+    def guard(self, handler: Handler) -> Handler:
+        lookup = self.lookup
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ClientDisconnect:
+                raise
+            except Exception as exc:
+                exception_handler = lookup(exc)
+                if exception_handler is None:
+                    raise
+                result = await run_callable(exception_handler, request, exc)
+                return to_response(result)
+
+        return guarded
+
+
+def _http_exception_response(request: HTTPConnection, exc: HTTPException) -> Response:
+    return error_response(request.headers, exc.status_code, exc.title, exc.detail, exc.headers)
+
+
+def _flatten(
+    router: Router, prefix: str, namespace: str | None, parents: tuple[Router, ...]
+) -> Iterator[_Flat]:
+    chain = (*parents, router)
+    base = prefix + router.prefix
+    for item in router.routes:
+        if isinstance(item, Include):
+            child = item.router
+            child_namespace = child.namespace
+            if namespace and child_namespace:
+                child_namespace = f"{namespace}:{child_namespace}"
+            elif namespace:
+                child_namespace = namespace
+            yield from _flatten(child, base + item.prefix, child_namespace, chain)
+            continue
+        name = item.name
+        if name and namespace:
+            name = f"{namespace}:{name}"
+        path = base + item.path
+        if isinstance(item, Route) and item.path == "/" and base:
+            # A router's "/" is the prefix itself: /api, not /api/.
+            path = base
+        yield _Flat(item, path, name, chain)
+
+
+def _routers(router: Router) -> Iterator[Router]:
+    yield router
+    for item in router.routes:
+        if isinstance(item, Include):
+            yield from _routers(item.router)

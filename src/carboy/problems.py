@@ -1,0 +1,73 @@
+"""Error responses: problem details (RFC 9457) for API clients, a page for browsers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from carboy.datastructures import Headers
+from carboy.responses import HTMLResponse, JSONResponse, Response
+
+__all__ = ["error_response", "prefers_html"]
+
+
+class ProblemResponse(JSONResponse):
+    """An ``application/problem+json`` response (RFC 9457)."""
+
+    media_type = "application/problem+json"
+
+
+def prefers_html(headers: Headers) -> bool:
+    """Tell whether the client asked for HTML before JSON, as a browser does.
+
+    Browsers send ``Accept: text/html,...``; API clients send JSON types,
+    ``*/*``, or nothing, and get problem details.
+    """
+    accept = headers.get("accept", "")
+    if "text/html" not in accept:
+        return False
+    html_at = accept.find("text/html")
+    json_at = accept.find("json")
+    return json_at == -1 or html_at < json_at
+
+
+def error_response(
+    headers: Headers,
+    status_code: int,
+    title: str,
+    detail: str,
+    extra_headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    """Build the error response a client understands best.
+
+    Args:
+        headers: The request's headers, read for ``Accept``.
+        status_code: The HTTP status.
+        title: The status phrase, such as "Not Found".
+        detail: What went wrong, for this request.
+        extra_headers: Headers to send with it, such as ``Allow``.
+        extensions: Extra members of the problem object (RFC 9457 3.2).
+    """
+    if prefers_html(headers):
+        return HTMLResponse(_page(status_code, title, detail), status_code, extra_headers)
+    problem: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+    }
+    if extensions:
+        problem.update(extensions)
+    return ProblemResponse(problem, status_code, extra_headers)
+
+
+def _page(status_code: int, title: str, detail: str) -> str:
+    heading = escape(f"{status_code} {title}")
+    paragraph = "" if detail == title else f"\n<p>{escape(detail)}</p>"
+    return (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{heading}</title>\n</head>\n<body>\n<h1>{heading}</h1>{paragraph}\n"
+        "</body>\n</html>\n"
+    )
