@@ -49,7 +49,8 @@ class URL:
     def from_scope(cls, scope: Scope) -> URL:
         """Rebuild the URL a client asked for from an ASGI scope."""
         scheme = scope.get("scheme", "http")
-        path = scope.get("root_path", "") + scope["path"]
+        # ASGI: "path" already holds "root_path" (the mount prefix).
+        path = scope["path"]
         query = scope.get("query_string", b"")
         host = None
         for name, value in scope["headers"]:

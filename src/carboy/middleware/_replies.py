@@ -1,0 +1,36 @@
+"""Answer a request directly from a middleware, without the app's response classes.
+
+Middleware sit below the app and must work around any ASGI app, so they speak
+raw ASGI messages rather than depend on ``carboy.responses``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from carboy.types import Send
+
+__all__ = ["send_plain_text"]
+
+
+async def send_plain_text(
+    send: Send,
+    status: int,
+    text: str = "",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send a whole response with a plain-text body in two ASGI messages.
+
+    Args:
+        send: The ASGI ``send`` callable.
+        status: The HTTP status code.
+        text: The body; an empty body sends no ``Content-Type``.
+        headers: Extra raw headers, as (lower-case name, value) byte pairs.
+    """
+    body = text.encode("utf-8")
+    raw = [(b"content-length", str(len(body)).encode("latin-1"))]
+    if body:
+        raw.append((b"content-type", b"text/plain; charset=utf-8"))
+    raw.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
