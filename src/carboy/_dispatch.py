@@ -72,7 +72,7 @@ class Dispatcher:
             self._add(item)
         # Longest prefix first, so that /static/admin wins over /static.
         self.mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
-        self._route_chain = self._compose(self._route, [app])
+        self._route_chain = self._handlers.guard(self._compose(self._route, [app]))
 
     # Building -------------------------------------------------------------
 
@@ -101,7 +101,9 @@ class Dispatcher:
         handler = self._compose(call_route, routers)
         asgi_middleware = [m for router in routers for m in router.asgi_middleware]
         if asgi_middleware:
-            handler = _behind_asgi_middleware(handler, asgi_middleware)
+            # The response is sent inside the middleware, past the app's own
+            # guard, so exceptions become responses before it.
+            handler = _behind_asgi_middleware(self._handlers.guard(handler), asgi_middleware)
         entry.call = handler
         self.http.add(compiled, item.methods, entry)
 
@@ -114,14 +116,19 @@ class Dispatcher:
         self.names[name] = compiled
 
     def _compose(self, handler: Handler, routers: Sequence[Router]) -> Handler:
-        """Wrap ``handler`` in the routers' hooks and function middleware, innermost last."""
-        guarded = self._handlers.guard(handler)
+        """Wrap ``handler`` in the routers' hooks and function middleware, innermost last.
+
+        Each layer's inner call is guarded, so that a middleware or an
+        after-request hook sees the response an exception was turned into.
+        The outermost layer is guarded by the caller.
+        """
+        guard = self._handlers.guard
         for router in reversed(list(routers)):
             if router.before_request_hooks or router.after_request_hooks:
-                guarded = self._handlers.guard(_with_hooks(guarded, router))
+                handler = _with_hooks(guard(handler), router)
             for function in reversed(router.http_middleware):
-                guarded = self._handlers.guard(_with_middleware(guarded, function))
-        return guarded
+                handler = _with_middleware(guard(handler), function)
+        return handler
 
     # Serving --------------------------------------------------------------
 

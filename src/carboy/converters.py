@@ -124,7 +124,8 @@ class PathConverter:
         return value
 
     def to_string(self, value: Any) -> str:
-        return str(value)
+        # The pattern already has the "/" before the parameter.
+        return str(value).lstrip("/")
 
 
 def default_converters() -> dict[str, Converter]:

@@ -63,9 +63,18 @@ class Response:
         self.status_code = status_code
         if media_type is not None:
             self.media_type = media_type
-        self.body = self.render(content)
+        body = self.body = self.render(content)
         self._cookies: list[_Cookie] | None = None
-        self.raw_headers: list[tuple[bytes, bytes]] = self._initial_headers(headers)
+        self.raw_headers: list[tuple[bytes, bytes]]
+        if headers is None and status_code >= 200 and status_code != 204 and status_code != 304:
+            # The common case, kept short: it runs for nearly every response.
+            length = (b"content-length", str(len(body)).encode())
+            if self.media_type is None:
+                self.raw_headers = [length]
+            else:
+                self.raw_headers = [length, (b"content-type", _content_type(self.media_type, self.charset))]
+        else:
+            self.raw_headers = self._initial_headers(headers)
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body's bytes."""
@@ -215,10 +224,20 @@ class _Cookie:
         self.secure = secure
 
 
+_CONTENT_TYPES: dict[tuple[str, str], bytes] = {}
+
+
 def _content_type(media_type: str, charset: str) -> bytes:
-    if media_type.startswith("text/") and "charset=" not in media_type:
-        return f"{media_type}; charset={charset}".encode("latin-1")
-    return media_type.encode("latin-1")
+    value = _CONTENT_TYPES.get((media_type, charset))
+    if value is None:
+        if media_type.startswith("text/") and "charset=" not in media_type:
+            text = f"{media_type}; charset={charset}"
+        else:
+            text = media_type
+        value = text.encode("latin-1")
+        if len(_CONTENT_TYPES) < 256:
+            _CONTENT_TYPES[(media_type, charset)] = value
+    return value
 
 
 class PlainTextResponse(Response):
