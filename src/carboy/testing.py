@@ -54,7 +54,8 @@ class _Lifespan:
         except BaseException as exc:
             self.error = exc
         finally:
-            await self._app_outbox.send({"type": "carboy.ended"})
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._app_outbox.send({"type": "carboy.ended"})
 
     async def startup(self) -> None:
         await self.to_app.send({"type": "lifespan.startup"})
@@ -67,6 +68,10 @@ class _Lifespan:
         if message["type"] == "carboy.ended" and self.error is not None:
             raise self.error
 
+    def close(self) -> None:
+        for stream in (self.to_app, self._app_inbox, self._app_outbox, self.from_app):
+            stream.close()
+
     async def shutdown(self) -> None:
         await self.to_app.send({"type": "lifespan.shutdown"})
         message = await self.from_app.receive()
@@ -75,6 +80,12 @@ class _Lifespan:
             if self.error is not None:
                 raise self.error
             raise RuntimeError(f"The app's shutdown failed: {message.get('message', '')}")
+
+
+async def _close_after_run(lifespan: _Lifespan) -> None:
+    # An app that ignores the lifespan protocol may still wait on receive():
+    # closing the streams ends it.
+    lifespan.close()
 
 
 class _PortalTransport(httpx.BaseTransport):
@@ -184,8 +195,10 @@ class TestClient(httpx.Client):
 
     def _close_portal(self) -> None:
         portal_cm, self._portal_cm = self._portal_cm, None
-        self._blocking_portal = None
-        self._lifespan = None
+        portal, self._blocking_portal = self._blocking_portal, None
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None and portal is not None:
+            portal.call(_close_after_run, lifespan)
         if portal_cm is not None:
             portal_cm.__exit__(None, None, None)
 
@@ -219,7 +232,9 @@ class TestClient(httpx.Client):
                 await self._lifespan.shutdown()
         finally:
             group, self._async_group = self._async_group, None
-            self._lifespan = None
+            lifespan, self._lifespan = self._lifespan, None
+            if lifespan is not None:
+                await _close_after_run(lifespan)
             if group is not None:
                 await group.__aexit__(None, None, None)
 
@@ -311,6 +326,8 @@ class WebSocketTestSession:
                 self.close(1000)
             self._wait_for_app()
         finally:
+            for stream in (self._to_app, self._app_inbox, self._app_outbox, self._from_app):
+                stream.close()
             self._stack.close()
         if self._error is not None and self.client.asgi_transport.raise_app_exceptions:
             raise self._error
@@ -321,7 +338,8 @@ class WebSocketTestSession:
         except BaseException as exc:
             self._error = exc
         finally:
-            await self._app_outbox.send({"type": "carboy.ended"})
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._app_outbox.send({"type": "carboy.ended"})
 
     def _put(self, message: Message) -> None:
         assert self._portal is not None  # noqa: S101 - set in __enter__
