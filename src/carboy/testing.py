@@ -342,7 +342,8 @@ class WebSocketTestSession:
                 await self._app_outbox.send({"type": "carboy.ended"})
 
     def _put(self, message: Message) -> None:
-        assert self._portal is not None  # noqa: S101 - set in __enter__
+        if self._portal is None:
+            raise RuntimeError("The WebSocket session is not open: use it in a with block.")
         self._portal.call(self._to_app.send, message)
 
     def _wait_for_app(self) -> None:
