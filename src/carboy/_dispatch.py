@@ -392,3 +392,37 @@ def _routers(router: Router) -> Iterator[Router]:
     for item in router.routes:
         if isinstance(item, Include):
             yield from _routers(item.router)
+
+
+def iter_routes(app: Router) -> Iterator[tuple[tuple[str, ...], str, str, str, str]]:
+    """Yield ``(methods, path, name, handler, kind)`` for every route of ``app``.
+
+    Included routers are flattened: paths are full and names namespaced
+    (``api:users``). ``kind`` is ``"http"``, ``"websocket"`` or ``"mount"``.
+    ``methods`` is sorted, leaves out ``HEAD`` where ``GET`` answers it, and
+    is empty for WebSocket routes and mounts. ``handler`` is the endpoint's
+    ``module.qualname``; for a mount, the mounted app's class (or function).
+    """
+
+    def qualified_name(obj: object) -> str:
+        # Functions, methods and classes have a qualname; other callables
+        # (instances) are named after their class.
+        target = obj if hasattr(obj, "__qualname__") else type(obj)
+        module = getattr(target, "__module__", None)
+        qualname: str = getattr(target, "__qualname__", repr(target))
+        return f"{module}.{qualname}" if module else qualname
+
+    for flat in _flatten(app, "", None, ()):
+        item = flat.item
+        if isinstance(item, Mount):
+            yield (), flat.path, flat.name or "", qualified_name(item.app), "mount"
+        elif isinstance(item, WebSocketRoute):
+            name: str = flat.name or item.name or ""
+            yield (), flat.path, name, qualified_name(item.endpoint), "websocket"
+        else:
+            methods = set(item.methods)
+            if "GET" in methods:
+                methods.discard("HEAD")
+            name = flat.name or item.name or ""
+            handler = qualified_name(item.endpoint)
+            yield tuple(sorted(methods)), flat.path, name, handler, "http"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from carboy.converters import Converter, PathConverter, StringConverter
+from carboy.converters import Converter, IntConverter, PathConverter, StringConverter
 from carboy.exceptions import ImproperlyConfigured
 
 T = TypeVar("T")
@@ -39,10 +39,17 @@ class Segment:
         """Convert ``part`` into ``params``; tell whether it matched."""
         converter = self.converter
         if converter is not None:
-            if type(converter) is StringConverter:
+            kind = type(converter)
+            # The two most common converters skip the regex.
+            if kind is StringConverter:
                 if not part:
                     return False
                 params[self.name] = part  # type: ignore[index]
+                return True
+            if kind is IntConverter:
+                if not (part.isascii() and part.isdigit()):
+                    return False
+                params[self.name] = int(part)  # type: ignore[index]
                 return True
             if not _fullmatch(converter, part):
                 return False

@@ -225,16 +225,17 @@ class QueryParams(ImmutableMultiDict):
     __slots__ = ()
 
     def __init__(self, query: bytes | str | Iterable[tuple[str, Any]] = b"") -> None:
-        if isinstance(query, bytes):
-            query = query.decode("latin-1")
-        if isinstance(query, str):
-            try:
+        try:
+            if isinstance(query, bytes):
+                # Clients such as curl send non-ASCII characters unencoded.
+                query = query.decode("utf-8")
+            if isinstance(query, str):
                 pairs = parse_qsl(query, keep_blank_values=True, errors="strict")
-            except UnicodeDecodeError:
-                raise HTTPException(400, "The query string is not valid UTF-8.") from None
-            super().__init__(pairs)
-        else:
-            super().__init__(query)
+            else:
+                pairs = list(query)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The query string is not valid UTF-8.") from None
+        super().__init__(pairs)
 
     def __str__(self) -> str:
         return urlencode(self._list)
@@ -362,11 +363,12 @@ class MutableHeaders(Headers):
 
     def add_vary_header(self, vary: str) -> None:
         """Add a name to the ``Vary`` header, keeping the names already there."""
-        existing = self.get("vary")
-        if existing is None:
-            self["vary"] = vary
-        elif vary.lower() not in {part.strip().lower() for part in existing.split(",")}:
-            self["vary"] = f"{existing}, {vary}"
+        # Several Vary headers make one list (RFC 9110 5.3): they merge into one.
+        names = [part.strip() for value in self.getlist("vary") for part in value.split(",")]
+        names = [name for name in names if name]
+        if vary.lower() not in {name.lower() for name in names}:
+            names.append(vary)
+        self["vary"] = ", ".join(names)
 
 
 _FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
@@ -400,7 +402,10 @@ class State:
             raise AttributeError(f"The state has no attribute {name!r}; set it first.") from None
 
     def __delattr__(self, name: str) -> None:
-        del self._values[name]
+        try:
+            del self._values[name]
+        except KeyError:
+            raise AttributeError(f"The state has no attribute {name!r}; set it first.") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._values

@@ -24,7 +24,8 @@ def prefers_html(headers: Headers) -> bool:
     Browsers send ``Accept: text/html,...``; API clients send JSON types,
     ``*/*``, or nothing, and get problem details.
     """
-    accept = headers.get("accept", "")
+    # Media types are case-insensitive (RFC 9110 8.3.1).
+    accept = headers.get("accept", "").lower()
     if "text/html" not in accept:
         return False
     html_at = accept.find("text/html")
