@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from carboy.converters import Converter, IntConverter, PathConverter, StringConverter
+from carboy.converters import (
+    Converter,
+    IntConverter,
+    PathConverter,
+    StringConverter,
+    converter_for_annotation,
+)
 from carboy.exceptions import ImproperlyConfigured
 
 T = TypeVar("T")
@@ -98,7 +104,7 @@ class CompiledPath:
         return not self.param_names
 
     def build(self, params: Mapping[str, Any]) -> str:
-        """Return the path for ``params``; raise ``KeyError`` or ``ValueError`` if they don't fit."""
+        """Return the path for ``params``; raise KeyError or ValueError if they do not fit."""
         missing = set(self.param_names) - set(params)
         extra = set(params) - set(self.param_names)
         if missing or extra:
@@ -138,8 +144,6 @@ def compile_path(
             unknown converter, a repeated or invalid name, or a ``path``
             parameter that is not last.
     """
-    from carboy.converters import ANNOTATION_CONVERTERS
-
     if not path.startswith("/"):
         raise ImproperlyConfigured(f"The route path {path!r} must start with '/'.")
     names: list[str] = []
@@ -181,7 +185,7 @@ def compile_path(
                 )
             if not converter_name:
                 hint = (annotations or {}).get(name)
-                converter_name = ANNOTATION_CONVERTERS.get(hint, "str")
+                converter_name = converter_for_annotation(hint)
             converter = converters.get(converter_name)
             if converter is None:
                 known = ", ".join(sorted(converters))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from carboy.datastructures import State
 from carboy.exceptions import ImproperlyConfigured, NoRouteFound
 from carboy.middleware import Middleware
 from carboy.requests import Limits
-from carboy.routing import Router, RouteLike
+from carboy.routing import RouteLike, Router
 from carboy.types import ASGIApp, Extension, Lifespan, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -149,9 +148,7 @@ class Carboy(Router):
         self._check_open(f"add the middleware {getattr(middleware_class, '__name__', '')}")
         self.user_middleware.append(Middleware(middleware_class, **options))
 
-    def add_exception_handler(
-        self, key: int | type[Exception], handler: ExceptionHandler
-    ) -> None:
+    def add_exception_handler(self, key: int | type[Exception], handler: ExceptionHandler) -> None:
         """Answer an exception class, or an HTTP status code, with ``handler(request, exc)``."""
         self._check_open(f"add an exception handler for {key!r}")
         self.exception_handlers[key] = handler
@@ -255,6 +252,8 @@ class Carboy(Router):
             await run_callable(hook)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        import traceback
+
         await receive()
         try:
             await self.startup()
@@ -278,5 +277,3 @@ class Carboy(Router):
         stack = self._stack or self._build()
         scope["app"] = self
         await stack(scope, receive, send)
-
-

@@ -9,8 +9,10 @@ converters follow the ``Converter`` protocol and are registered on the app:
 from __future__ import annotations
 
 import re
-import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import uuid
 
 __all__ = [
     "Converter",
@@ -94,10 +96,14 @@ class UUIDConverter:
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
     def convert(self, value: str) -> uuid.UUID:
-        return uuid.UUID(value)
+        from uuid import UUID
+
+        return UUID(value)
 
     def to_string(self, value: Any) -> str:
-        return str(uuid.UUID(str(value)))
+        from uuid import UUID
+
+        return str(UUID(str(value)))
 
 
 class SlugConverter:
@@ -140,10 +146,15 @@ def default_converters() -> dict[str, Converter]:
     }
 
 
-ANNOTATION_CONVERTERS: dict[Any, str] = {
-    str: "str",
-    int: "int",
-    float: "float",
-    uuid.UUID: "uuid",
-}
-"""The converter a plain ``{name}`` gets from the handler's annotation."""
+_ANNOTATION_CONVERTERS: dict[Any, str] = {str: "str", int: "int", float: "float"}
+
+
+def converter_for_annotation(hint: Any) -> str:
+    """Return the converter name a plain ``{name}`` gets from the handler's annotation."""
+    name = _ANNOTATION_CONVERTERS.get(hint)
+    if name is not None:
+        return name
+    # uuid.UUID, recognised without importing uuid for apps that never use it.
+    if getattr(hint, "__module__", None) == "uuid" and getattr(hint, "__name__", None) == "UUID":
+        return "uuid"
+    return "str"

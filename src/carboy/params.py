@@ -31,7 +31,9 @@ def is_async_callable(function: Any) -> bool:
     )
 
 
-async def run_callable(function: Callable[..., Any], *args: Any, is_async: bool | None = None) -> Any:
+async def run_callable(
+    function: Callable[..., Any], *args: Any, is_async: bool | None = None
+) -> Any:
     """Await ``function(*args)``, or run it in a worker thread if it is a plain ``def``."""
     if is_async if is_async is not None else is_async_callable(function):
         return await function(*args)
@@ -39,10 +41,11 @@ async def run_callable(function: Callable[..., Any], *args: Any, is_async: bool 
 
 
 def type_hints(function: Callable[..., Any]) -> dict[str, Any]:
-    """Return the resolved type hints of ``function``'s parameters; unresolvable ones are left out."""
-    target = function if inspect.isfunction(function) or inspect.ismethod(function) else getattr(
-        function, "__call__", function  # noqa: B004
-    )
+    """Return the resolved type hints of ``function``'s parameters, less unresolvable ones."""
+    target: Any = function
+    if not (inspect.isfunction(function) or inspect.ismethod(function)):
+        # An instance with a __call__ method: its hints are the method's.
+        target = type(function).__call__ if not isinstance(function, type) else function
     try:
         return typing.get_type_hints(target)
     except Exception:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from typing import Any
 
 from carboy.datastructures import Headers
@@ -65,10 +64,12 @@ def error_response(
 
 
 def _page(status_code: int, title: str, detail: str) -> str:
+    from html import escape
+
     heading = escape(f"{status_code} {title}")
     paragraph = "" if detail == title else f"\n<p>{escape(detail)}</p>"
     return (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{heading}</title>\n</head>\n<body>\n<h1>{heading}</h1>{paragraph}\n"
         "</body>\n</html>\n"
     )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
-from http.cookies import CookieError, SimpleCookie
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -145,6 +143,8 @@ def _parse_cookie_header(header: str) -> dict[str, str]:
         if len(value) >= 2 and value[0] == value[-1] == '"':
             # Quoted values, as written by set_cookie for values holding
             # separators, are unescaped the way SimpleCookie escaped them.
+            from http.cookies import CookieError, SimpleCookie
+
             try:
                 cookie: SimpleCookie = SimpleCookie()
                 cookie.load(f"{name}={value}")
@@ -293,7 +293,7 @@ def _too_large(limit: int) -> HTTPException:
     )
 
 
-def _json_error(exc: json.JSONDecodeError) -> str:
+def _json_error(exc: orjson.JSONDecodeError) -> str:
     message = exc.msg.split(":", 1)[0]
     return f"{message} at line {exc.lineno}, column {exc.colno}."
 

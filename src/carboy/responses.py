@@ -7,10 +7,8 @@ it. A handler may also return a plain value, which ``carboy`` converts (see
 
 from __future__ import annotations
 
-import http.cookies
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -136,6 +134,8 @@ class Response:
         Raises:
             ValueError: on an invalid name or ``samesite`` value.
         """
+        import http.cookies  # loaded on first use: most responses set no cookie
+
         if samesite is not None and samesite.lower() not in ("lax", "strict", "none"):
             raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}.")
         cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
@@ -151,7 +151,9 @@ class Response:
             morsel["max-age"] = max_age
         if expires is not None:
             if isinstance(expires, datetime):
-                morsel["expires"] = format_datetime(expires.astimezone(timezone.utc), usegmt=True)
+                from email.utils import format_datetime
+
+                morsel["expires"] = format_datetime(expires.astimezone(UTC), usegmt=True)
             else:
                 morsel["expires"] = expires
         if domain is not None:
@@ -180,7 +182,7 @@ class Response:
         self.set_cookie(
             key,
             max_age=0,
-            expires=datetime(1970, 1, 1, tzinfo=timezone.utc),
+            expires=datetime(1970, 1, 1, tzinfo=UTC),
             path=path,
             domain=domain,
             secure=secure,

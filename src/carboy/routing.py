@@ -315,7 +315,7 @@ class Router:
         return function
 
     def after_request(self, function: F) -> F:
-        """Run ``function(request, response)`` after each handler; a returned response replaces it."""
+        """Run ``function(request, response)`` after each handler; a returned value replaces it."""
         self._check_open(f"add the after_request hook {getattr(function, '__name__', '')}")
         self.after_request_hooks.append(function)
         return function

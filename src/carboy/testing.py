@@ -29,6 +29,7 @@ import anyio.abc
 import anyio.from_thread
 import httpx
 import orjson
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from carboy.exceptions import WebSocketDisconnect
 from carboy.types import ASGIApp, Message
@@ -410,8 +411,6 @@ class WebSocketTestSession:
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
 
 
-def _stream_pair() -> tuple[
-    anyio.abc.ObjectSendStream[Message], anyio.abc.ObjectReceiveStream[Message]
-]:
+def _stream_pair() -> tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]:
     send, receive = anyio.create_memory_object_stream[Message](math.inf)
     return send, receive

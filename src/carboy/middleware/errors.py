@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 from carboy.datastructures import Headers
 from carboy.problems import error_response
 from carboy.responses import PlainTextResponse, Response
@@ -45,6 +43,8 @@ class ServerErrorMiddleware:
             if not started:
                 response: Response
                 if self.debug:
+                    import traceback
+
                     text = "".join(traceback.format_exception(exc))
                     response = PlainTextResponse(text, 500)
                 else:
