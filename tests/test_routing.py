@@ -229,14 +229,13 @@ def test_non_utf8_bytes_in_the_path_give_400() -> None:
     client = TestClient(app)
 
     response = client.get("/names/%ff%fe")
-
-    # The str converter accepts any segment, so the handler is reached with
-    # replacement characters; an unmatched path says why it failed.
-    assert response.status_code == 200
-    assert response.json() == {"name": "\ufffd\ufffd"}
     unmatched = client.get("/nowhere/%ff")
+    replacement_char = client.get("/names/%EF%BF%BD")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request path is not valid UTF-8."
     assert unmatched.status_code == 400
-    assert unmatched.json()["detail"] == "The request path is not valid UTF-8."
+    assert replacement_char.json() == {"name": "\ufffd"}
 
 
 def test_url_path_for_builds_paths_with_converters() -> None:

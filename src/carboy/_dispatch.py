@@ -151,14 +151,15 @@ class Dispatcher:
         scope = request.scope
         path = _route_path(scope)
         method = scope["method"]
+        if "\ufffd" in path:
+            # The server decoded invalid UTF-8 into replacement characters.
+            _check_utf8(scope)
         entry, params, allowed = self.http.match(method, path)
         if entry is not None:
             scope["path_params"] = params
             scope["route"] = entry.route
             response: Response = await entry.call(request)
             return response
-        if "\ufffd" in path:
-            _check_utf8(scope)
         for prefix, mounted in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
                 return _MountedApp(mounted, prefix)

@@ -104,7 +104,8 @@ class _PortalTransport(httpx.BaseTransport):
 
         async def send() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
             response = await transport.handle_async_request(replay)
-            content = await response.aread()
+            # The raw bytes: the client decodes Content-Encoding itself.
+            content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
             return response.status_code, response.headers.raw, content
 
         with self.client._portal() as portal:
