@@ -1,0 +1,307 @@
+"""The ``carboy`` command: serve an app, and list its routes.
+
+Every command finds the app the same way: ``--app module:attribute`` (on the
+command or before it), else the ``CARBOY_APP`` environment variable, else
+``app.py`` in the current folder. ``module:factory()`` calls a factory.
+
+::
+
+    carboy run                         # develop: 127.0.0.1:8000, debug and reload
+    carboy serve --host 0.0.0.0        # production: one worker per CPU
+    carboy --app mysite.web:app routes
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from carboy.__about__ import __version__
+from carboy._discovery import FoundApp, find_app
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _app_option(function: F) -> F:
+    return click.option(
+        "--app",
+        "app_spec",
+        metavar="MODULE:ATTR",
+        help=(
+            "The app to use, as module:attribute (such as mysite.web:app), or "
+            "module:factory() to call a factory. Default: $CARBOY_APP, else app.py in "
+            "the current folder."
+        ),
+    )(function)
+
+
+def _find(ctx: click.Context, app_spec: str | None) -> FoundApp:
+    """Find the app from the command's ``--app``, else the group's, else the defaults."""
+    return find_app(app_spec or ctx.find_root().params.get("app_spec"))
+
+
+@click.group(name="carboy", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="carboy", message="%(prog)s %(version)s")
+@_app_option
+def main(app_spec: str | None) -> None:
+    """Run, serve and inspect a carboy app."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The interface to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to listen on.",
+)
+@click.option(
+    "--debug/--no-debug",
+    default=None,
+    help=(
+        "Run the app in debug mode (tracebacks in error pages). Default: on, unless "
+        "CARBOY_DEBUG says otherwise."
+    ),
+)
+@click.option(
+    "--reload/--no-reload",
+    default=None,
+    help=(
+        "Restart the server when a file in the current folder changes. Default: on when "
+        "the app's settings.debug is true."
+    ),
+)
+@_app_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    debug: bool | None,
+    reload: bool | None,
+    app_spec: str | None,
+) -> None:
+    """Serve the app for development, in one process on 127.0.0.1:8000.
+
+    'carboy run' is for development: debug mode is on unless --no-debug or
+    CARBOY_DEBUG=0 turns it off, and the server restarts on code changes while
+    debug is on. For production, use 'carboy serve'.
+    """
+    import uvicorn
+
+    # Set before the app is imported, so that its settings read it, and
+    # inherited by the reloader's worker process.
+    if debug is not None:
+        os.environ["CARBOY_DEBUG"] = "1" if debug else "0"
+    else:
+        os.environ.setdefault("CARBOY_DEBUG", "1")
+    found = _find(ctx, app_spec)
+    if reload is None:
+        reload = _is_debug(found.app)
+    uvicorn.run(
+        found.import_string,
+        host=host,
+        port=port,
+        factory=found.is_factory,
+        reload=reload,
+        reload_dirs=[os.getcwd()] if reload else None,
+    )
+
+
+@main.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help=(
+        "The interface to listen on. Use 0.0.0.0 to accept connections from other "
+        "machines, as in a container or behind a load balancer on another host."
+    ),
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The port to listen on.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The number of worker processes. Default: the number of CPUs available.",
+)
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="The ASGI server; granian needs pip install 'carboy[granian]'.",
+)
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=True,
+    show_default=True,
+    help=(
+        "Take the client's address and scheme from X-Forwarded-For and "
+        "X-Forwarded-Proto, when the peer is a trusted proxy (uvicorn only)."
+    ),
+)
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="IPS",
+    default=None,
+    help=(
+        "Comma-separated addresses or networks of the proxies to trust, or '*' for "
+        "any. Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1 (uvicorn only)."
+    ),
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="info",
+    show_default=True,
+    help="The server's log level.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request.",
+)
+@_app_option
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    workers: int | None,
+    server: str,
+    proxy_headers: bool,
+    forwarded_allow_ips: str | None,
+    log_level: str,
+    access_log: bool,
+    app_spec: str | None,
+) -> None:
+    """Serve the app in production: worker processes, no reload.
+
+    It listens on 127.0.0.1:8000 unless told otherwise: pass --host 0.0.0.0
+    to accept connections from other machines. Run it behind a reverse proxy
+    or load balancer, and list that proxy in --forwarded-allow-ips so that
+    the client's address and scheme come through.
+    """
+    found = _find(ctx, app_spec)
+    workers = workers or _available_cpus()
+    if server == "granian":
+        if forwarded_allow_ips is not None:
+            raise click.UsageError(
+                "--forwarded-allow-ips is a uvicorn option: granian does not read proxy "
+                "headers. Drop the option, or serve with --server uvicorn."
+            )
+        _serve_with_granian(found, host, port, workers, log_level, access_log)
+        return
+    import uvicorn
+
+    uvicorn.run(
+        found.import_string,
+        host=host,
+        port=port,
+        workers=workers,
+        factory=found.is_factory,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=log_level,
+        access_log=access_log,
+    )
+
+
+def _serve_with_granian(
+    found: FoundApp, host: str, port: int, workers: int, log_level: str, access_log: bool
+) -> None:
+    try:
+        granian = importlib.import_module("granian")
+        constants = importlib.import_module("granian.constants")
+        log = importlib.import_module("granian.log")
+    except ImportError:
+        raise click.ClickException(
+            "The granian server is not installed. Install it with "
+            "pip install 'carboy[granian]', or serve with --server uvicorn."
+        ) from None
+    server = granian.Granian(
+        found.import_string,
+        address=host,
+        port=port,
+        interface=constants.Interfaces.ASGI,
+        workers=workers,
+        factory=found.is_factory,
+        log_level=log.LogLevels(log_level),
+        log_access=access_log,
+    )
+    server.serve()
+
+
+@main.command()
+@_app_option
+@click.pass_context
+def routes(ctx: click.Context, app_spec: str | None) -> None:
+    """List the app's routes, sorted by path.
+
+    Each row shows the methods, the path, the name and the handler. Routes of
+    included routers are listed with their full path and namespaced name.
+    WebSocket routes show WS as their method, mounted apps MOUNT; GET routes
+    answer HEAD too, which is not listed apart.
+    """
+    from carboy._dispatch import iter_routes
+    from carboy.routing import Router
+
+    found = _find(ctx, app_spec)
+    if not isinstance(found.app, Router):
+        raise click.ClickException(
+            f"{found.label!r} is {_article(type(found.app).__qualname__)}, not a carboy app, "
+            "so it has no routes to list."
+        )
+    kinds = {"websocket": "WS", "mount": "MOUNT"}
+    rows = sorted(
+        (path, kinds.get(kind) or ", ".join(methods), name, handler)
+        for methods, path, name, handler, kind in iter_routes(found.app)
+    )
+    if not rows:
+        click.echo("The app has no routes.")
+        return
+    table = [("Methods", "Path", "Name", "Handler")]
+    table += [(methods, path, name, handler) for path, methods, name, handler in rows]
+    widths = [max(len(row[column]) for row in table) for column in range(4)]
+    table.insert(1, tuple("-" * width for width in widths))
+    for row in table:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _is_debug(app: object) -> bool:
+    from carboy.app import Carboy
+
+    return isinstance(app, Carboy) and app.debug
+
+
+def _available_cpus() -> int:
+    # The CPUs this process may run on, which a container or taskset can limit.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _article(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+if __name__ == "__main__":
+    main()
