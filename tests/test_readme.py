@@ -1,0 +1,81 @@
+"""The README's two set-up commands: the test command is what CI runs; the
+serve command really serves the demo."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def command_after(marker: str) -> str:
+    found = re.search(rf"<!-- {marker} -->\n```sh\n(.+)\n```", README)
+    assert found is not None, f"README.md has no command after <!-- {marker} -->"
+    return found.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_readme_gives_an_install_then_serve_command_and_an_install_then_test_command() -> None:
+    assert (
+        command_after("serve-command") == "pip install -e . && carboy run --app examples.hello:app"
+    )
+    assert command_after("test-command") == "pip install -e '.[dev]' && python -m pytest"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+    assert "<!-- test-command -->" in ci
+    assert 'bash -c "$test_command"' in ci
+
+
+def test_the_serve_command_serves_the_demo_home_page() -> None:
+    serve = command_after("serve-command").split(" && ")[1]
+    port = free_port()
+    carboy = Path(sys.executable).parent / "carboy"
+    argv = [str(carboy), *shlex.split(serve)[1:], "--port", str(port), "--no-reload"]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARBOY_")}
+    server = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        response = None
+        while time.monotonic() < deadline and response is None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None, "carboy run did not answer within 15 seconds"
+        api = httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
+
+    assert response.status_code == 200
+    assert "<h1>carboy is running</h1>" in response.text
+    # carboy run is the development server: debug is on.
+    assert api.json() == {"ok": True, "debug": True}
