@@ -1,0 +1,70 @@
+"""The benchmark app on carboy: three measured endpoints among 50 routes.
+
+Routes, in registration order: ``/plaintext`` and ``/json`` first, 44 filler
+routes (a collection and an item route for each of 22 resources), then
+``/users/{id}/posts/{slug}`` as the 47th route, then three more ``/users``
+routes. The fillers are real, distinct routes so that a router which tries
+routes one by one pays for them before it reaches the 47th.
+
+Serve with ``uvicorn --app-dir benchmarks/apps carboy_app:app``.
+"""
+
+from __future__ import annotations
+
+from carboy import Carboy
+
+RESOURCES: tuple[str, ...] = (
+    "accounts", "addresses", "audits", "carts", "categories", "comments",
+    "coupons", "customers", "devices", "events", "groups", "invoices",
+    "messages", "notifications", "orders", "payments", "products", "projects",
+    "refunds", "reports", "reviews", "shipments",
+)  # fmt: skip
+
+# Default middleware stays on: the point is what a user of ``Carboy()`` gets.
+app = Carboy()
+
+
+@app.get("/plaintext")
+async def plaintext() -> str:
+    """Answer with a fixed text body."""
+    return "Hello, World!"
+
+
+@app.get("/json")
+async def json_() -> dict[str, str]:
+    """Answer with a fixed JSON object."""
+    return {"message": "Hello, World!"}
+
+
+def _add_collection_route(path: str, name: str) -> None:
+    """Register a filler route without path parameters."""
+
+    async def collection() -> dict[str, str]:
+        return {"route": name}
+
+    app.get(path, name=name)(collection)
+
+
+def _add_item_route(path: str, name: str) -> None:
+    """Register a filler route with one integer path parameter, ``id``."""
+
+    async def item(id: int) -> dict[str, object]:
+        return {"route": name, "id": id}
+
+    app.get(path, name=name)(item)
+
+
+for _resource in RESOURCES:
+    _add_collection_route(f"/{_resource}", f"{_resource}_list")
+    _add_item_route(f"/{_resource}/{{id:int}}", f"{_resource}_detail")
+
+
+@app.get("/users/{id:int}/posts/{slug}")
+async def user_post(id: int, slug: str) -> dict[str, object]:
+    """Answer with the converted path parameters."""
+    return {"id": id, "slug": slug}
+
+
+_add_item_route("/users/{id:int}", "user_detail")
+_add_item_route("/users/{id:int}/posts", "user_posts")
+_add_item_route("/users/{id:int}/followers", "user_followers")

@@ -1,0 +1,160 @@
+"""Every benchmark app answers each measured endpoint correctly.
+
+The apps in ``benchmarks/apps/`` are measured side by side by
+``benchmarks/run.py``; a number is only worth comparing if every app serves the
+same bytes. Speed is not tested here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+APPS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "apps"
+
+ASGI_APPS = ("carboy_app", "starlette_app", "fastapi_app", "litestar_app", "raw_asgi_app")
+# WSGI module name -> the attribute that holds the WSGI callable.
+WSGI_APPS = {"flask_app": "app", "django_app": "application"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One measured endpoint and the answer every app must give."""
+
+    path: str
+    content_type: str
+    text: str | None = None
+    json: dict[str, Any] = field(default_factory=dict)
+
+
+ENDPOINTS = (
+    Endpoint("/plaintext", "text/plain; charset=utf-8", text="Hello, World!"),
+    Endpoint("/json", "application/json", json={"message": "Hello, World!"}),
+    Endpoint(
+        "/users/42/posts/hello-world",
+        "application/json",
+        json={"id": 42, "slug": "hello-world"},
+    ),
+)
+
+
+@functools.cache
+def load_app_module(name: str) -> ModuleType:
+    """Import ``benchmarks/apps/<name>.py`` under a name no other module uses.
+
+    ``benchmarks/`` is not a package, so the file is loaded by path. The
+    module is put in ``sys.modules`` before it runs because the Django app
+    names itself as its URLconf, which Django imports by name.
+    """
+    module_name = f"_carboy_benchmark_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, APPS_DIR / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"Cannot load {APPS_DIR / f'{name}.py'}.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def assert_answers(response: httpx.Response, endpoint: Endpoint) -> None:
+    """Assert that ``response`` is exactly what ``endpoint`` must answer."""
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(endpoint.content_type)
+    if endpoint.text is not None:
+        assert response.content == endpoint.text.encode("utf-8")
+    else:
+        # Types are compared too: 42 == 42.0 == "42" must not pass as the same id.
+        body = response.json()
+        assert {key: (value, type(value)) for key, value in body.items()} == {
+            key: (value, type(value)) for key, value in endpoint.json.items()
+        }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.path)
+@pytest.mark.parametrize("app_name", ASGI_APPS)
+async def test_asgi_benchmark_app_answers_endpoint(app_name: str, endpoint: Endpoint) -> None:
+    app = load_app_module(app_name).app
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        response = await client.get(endpoint.path)
+
+    assert_answers(response, endpoint)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.path)
+@pytest.mark.parametrize("app_name", sorted(WSGI_APPS))
+def test_wsgi_benchmark_app_answers_endpoint(app_name: str, endpoint: Endpoint) -> None:
+    app = getattr(load_app_module(app_name), WSGI_APPS[app_name])
+
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        response = client.get(endpoint.path)
+
+    assert_answers(response, endpoint)
+
+
+def _starlette_routes(module: ModuleType) -> list[str]:
+    return [route.path for route in module.app.routes]
+
+
+def _fastapi_routes(module: ModuleType) -> list[str]:
+    from fastapi.routing import APIRoute
+
+    # FastAPI's documentation routes are plain routes; the app's own are APIRoutes.
+    return [route.path for route in module.app.routes if isinstance(route, APIRoute)]
+
+
+def _litestar_routes(module: ModuleType) -> list[str]:
+    # The OpenAPI schema routes belong to a router of Litestar's; the app's own to the app.
+    app = module.app
+    return [
+        route.path
+        for route in app.routes
+        if all(handler.owner is app for handler in route.route_handlers)
+    ]
+
+
+def _flask_routes(module: ModuleType) -> list[str]:
+    return [rule.rule for rule in module.app.url_map.iter_rules() if rule.endpoint != "static"]
+
+
+def _django_routes(module: ModuleType) -> list[str]:
+    return [str(pattern.pattern) for pattern in module.urlpatterns]
+
+
+# Carboy's route listing is not public yet, and the raw ASGI app has no routes.
+ROUTE_LISTS: dict[str, tuple[Callable[[ModuleType], list[str]], str]] = {
+    "starlette_app": (_starlette_routes, "/users/{id:int}/posts/{slug}"),
+    "fastapi_app": (_fastapi_routes, "/users/{id}/posts/{slug}"),
+    "litestar_app": (_litestar_routes, "/users/{id:int}/posts/{slug:str}"),
+    "flask_app": (_flask_routes, "/users/<int:id>/posts/<slug>"),
+    "django_app": (_django_routes, "users/<int:id>/posts/<str:slug>"),
+}
+
+
+@pytest.mark.parametrize("app_name", sorted(ROUTE_LISTS))
+def test_benchmark_app_registers_users_posts_route_47th_of_50(app_name: str) -> None:
+    list_routes, users_posts_route = ROUTE_LISTS[app_name]
+
+    routes = list_routes(load_app_module(app_name))
+
+    assert len(routes) == 50
+    assert len(set(routes)) == 50
+    assert routes.index(users_posts_route) == 46
