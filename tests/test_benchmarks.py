@@ -110,6 +110,10 @@ def test_wsgi_benchmark_app_answers_endpoint(app_name: str, endpoint: Endpoint) 
     assert_answers(response, endpoint)
 
 
+def _carboy_routes(module: ModuleType) -> list[str]:
+    return [route.path for route in module.app.routes]
+
+
 def _starlette_routes(module: ModuleType) -> list[str]:
     return [route.path for route in module.app.routes]
 
@@ -139,8 +143,9 @@ def _django_routes(module: ModuleType) -> list[str]:
     return [str(pattern.pattern) for pattern in module.urlpatterns]
 
 
-# Carboy's route listing is not public yet, and the raw ASGI app has no routes.
+# The raw ASGI app has no routes.
 ROUTE_LISTS: dict[str, tuple[Callable[[ModuleType], list[str]], str]] = {
+    "carboy_app": (_carboy_routes, "/users/{id:int}/posts/{slug}"),
     "starlette_app": (_starlette_routes, "/users/{id:int}/posts/{slug}"),
     "fastapi_app": (_fastapi_routes, "/users/{id}/posts/{slug}"),
     "litestar_app": (_litestar_routes, "/users/{id:int}/posts/{slug:str}"),

@@ -63,8 +63,10 @@ class URL:
                 host = ""
             else:
                 host_name, port = server
+                if ":" in host_name:
+                    host_name = f"[{host_name}]"  # RFC 3986 3.2.2: an IPv6 literal
                 default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-                host = host_name if port == default else f"{host_name}:{port}"
+                host = host_name if port in (default, None) else f"{host_name}:{port}"
         url = f"{scheme}://{host}{path}" if host else path
         if query:
             url += "?" + query.decode("latin-1")

@@ -244,14 +244,15 @@ class Request(HTTPConnection):
             if content_type != "application/json" and not content_type.endswith("+json"):
                 raise HTTPException(
                     415,
-                    "The request body must be JSON: send it with "
-                    "'Content-Type: application/json'.",
+                    "The request body must be JSON: send it with 'Content-Type: application/json'.",
                 )
             body = await self.body()
             try:
                 self._json = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                raise HTTPException(400, f"The request body is not valid JSON: {_json_error(exc)}") from None
+                raise HTTPException(
+                    400, f"The request body is not valid JSON: {_json_error(exc)}"
+                ) from None
         return self._json
 
     async def form(self, limits: FormLimits | None = None) -> FormData:
@@ -274,7 +275,9 @@ class Request(HTTPConnection):
                 from carboy.formparsers import FormLimits
 
                 limits = FormLimits()
-            self._form = await parse_form(self.headers.get("content-type", ""), self.stream(), limits)
+            self._form = await parse_form(
+                self.headers.get("content-type", ""), self.stream(), limits
+            )
         return self._form
 
     async def close(self) -> None:
@@ -296,5 +299,3 @@ def _too_large(limit: int) -> HTTPException:
 def _json_error(exc: orjson.JSONDecodeError) -> str:
     message = exc.msg.split(":", 1)[0]
     return f"{message} at line {exc.lineno}, column {exc.colno}."
-
-

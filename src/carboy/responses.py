@@ -7,7 +7,8 @@ it. A handler may also return a plain value, which ``carboy`` converts (see
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -70,7 +71,10 @@ class Response:
             if self.media_type is None:
                 self.raw_headers = [length]
             else:
-                self.raw_headers = [length, (b"content-type", _content_type(self.media_type, self.charset))]
+                self.raw_headers = [
+                    length,
+                    (b"content-type", _content_type(self.media_type, self.charset)),
+                ]
         else:
             self.raw_headers = self._initial_headers(headers)
 
@@ -132,7 +136,8 @@ class Response:
             partitioned: Set the CHIPS ``Partitioned`` attribute.
 
         Raises:
-            ValueError: on an invalid name or ``samesite`` value.
+            ValueError: on an invalid name or ``samesite`` value, or a value
+                holding characters outside Latin-1.
         """
         import http.cookies  # loaded on first use: most responses set no cookie
 
@@ -146,6 +151,13 @@ class Response:
                 f"{key!r} is not a valid cookie name: use letters, digits and !#$%&'*+-.^_`|~ only."
             ) from None
         morsel = cookie[key]
+        if any(ord(char) > 0xFF for char in morsel.coded_value):
+            # SimpleCookie escapes Latin-1 only; the header could not be sent.
+            raise ValueError(
+                f"The value of the cookie {key!r} holds characters outside Latin-1, which a "
+                "Set-Cookie header cannot carry. Encode it first, for example with "
+                "urllib.parse.quote()."
+            )
         morsel["path"] = path
         if max_age is not None:
             morsel["max-age"] = max_age
@@ -162,11 +174,13 @@ class Response:
             morsel["httponly"] = True
         if samesite is not None:
             morsel["samesite"] = samesite.capitalize()
+        output = morsel.OutputString()
         if partitioned:
-            morsel["partitioned"] = True
+            # http.cookies knows the attribute from Python 3.14 only.
+            output += "; Partitioned"
         if self._cookies is None:
             self._cookies = []
-        self._cookies.append(_Cookie(morsel.OutputString(), secure))
+        self._cookies.append(_Cookie(output, secure))
 
     def delete_cookie(
         self,
@@ -336,7 +350,9 @@ class StreamingResponse(Response):
     ) -> None:
         self.content = content
         super().__init__(None, status_code, headers, media_type)
-        self.raw_headers = [pair for pair in self.raw_headers if pair[0] != b"content-length"]
+        if not headers or not any(key.lower() == "content-length" for key in headers):
+            # The length computed for the empty body; a length given in headers stays.
+            self.raw_headers = [pair for pair in self.raw_headers if pair[0] != b"content-length"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -349,20 +365,33 @@ class StreamingResponse(Response):
         if scope.get("method") == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
-        async with anyio.create_task_group() as group:
+        try:
+            async with anyio.create_task_group() as group:
 
-            async def stream_then_stop() -> None:
-                await self.stream_body(send)
+                async def stream_then_stop() -> None:
+                    await self.stream_body(send)
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream_then_stop)
+                await _wait_for_disconnect(receive)
                 group.cancel_scope.cancel()
-
-            group.start_soon(stream_then_stop)
-            await _wait_for_disconnect(receive)
-            group.cancel_scope.cancel()
+        except BaseExceptionGroup as errors:
+            # Raise the iterator's own error, for the server to log and for
+            # tests to catch, rather than the task groups wrapping it.
+            error: BaseException = errors
+            while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+                error = error.exceptions[0]
+            if error is errors:
+                raise
+            raise error from None
 
     async def stream_body(self, send: Send) -> None:
         """Send every chunk, then the end of the body."""
-        async for chunk in _iterate(self.content):
-            await send({"type": "http.response.body", "body": self._encode(chunk), "more_body": True})
+        async with contextlib.aclosing(_iterate(self.content)) as chunks:
+            async for chunk in chunks:
+                await send(
+                    {"type": "http.response.body", "body": self._encode(chunk), "more_body": True}
+                )
         await send({"type": "http.response.body", "body": b""})
 
     def _encode(self, chunk: str | bytes) -> bytes:
@@ -380,10 +409,18 @@ def _next_or_none(iterator: Iterator[str | bytes]) -> str | bytes | None:
     return next(iterator, None)
 
 
-async def _iterate(content: ContentStream) -> AsyncIterable[str | bytes]:
+async def _iterate(content: ContentStream) -> AsyncGenerator[str | bytes, None]:
+    # Callers close this generator (contextlib.aclosing) when the client
+    # leaves; it closes the iterator in turn, which "async for" alone does not.
     if isinstance(content, AsyncIterable):
-        async for chunk in content:
-            yield chunk
+        chunks = aiter(content)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
         return
     iterator = iter(content)
     try:
@@ -396,8 +433,6 @@ async def _iterate(content: ContentStream) -> AsyncIterable[str | bytes]:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
-
-
 
 
 TextClass = type[Response]

@@ -5,15 +5,15 @@ See the HTML Living Standard, section 9.2 "Server-sent events".
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import orjson
 
-from carboy.responses import StreamingResponse, _iterate
+from carboy.responses import StreamingResponse, _iterate, dump_json
 from carboy.types import Send
 
 __all__ = ["EventSourceResponse", "ServerSentEvent"]
@@ -50,7 +50,7 @@ class ServerSentEvent:
         if self.retry is not None:
             lines.append(f"retry: {int(self.retry)}")
         if self.data is not None:
-            text = self.data if isinstance(self.data, str) else orjson.dumps(self.data).decode()
+            text = self.data if isinstance(self.data, str) else dump_json(self.data).decode()
             # A newline inside the data would end the field: each line of it
             # becomes its own data field, which the browser joins back.
             lines.extend(f"data: {line}" for line in _lines(text))
@@ -62,8 +62,11 @@ def _lines(text: str) -> list[str]:
 
 
 def _one_line(field: str, value: str) -> str:
-    if "\n" in value or "\r" in value or (field == "id" and "\0" in value):
+    if "\n" in value or "\r" in value:
         raise ValueError(f"The SSE {field} field cannot hold a line break: {value!r}.")
+    if field == "id" and "\0" in value:
+        # A browser ignores an id holding NUL, so Last-Event-ID would be wrong.
+        raise ValueError(f"The SSE id field cannot hold a NUL character: {value!r}.")
     return value
 
 
@@ -114,8 +117,8 @@ class EventSourceResponse(StreamingResponse):
         writer, reader = anyio.create_memory_object_stream[bytes](0)
 
         async def produce() -> None:
-            async with writer:
-                async for item in _iterate(self.content):
+            async with writer, contextlib.aclosing(_iterate(self.content)) as items:
+                async for item in items:
                     await writer.send(_encode(item))
 
         async with anyio.create_task_group() as group:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import typing
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -47,6 +48,7 @@ class _Lifespan:
         self.to_app, self._app_inbox = anyio.create_memory_object_stream[Message](math.inf)
         self._app_outbox, self.from_app = anyio.create_memory_object_stream[Message](math.inf)
         self.error: BaseException | None = None
+        self._ended = False
 
     async def run(self) -> None:
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
@@ -58,11 +60,19 @@ class _Lifespan:
             with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                 await self._app_outbox.send({"type": "carboy.ended"})
 
+    async def _receive(self) -> Message:
+        """Return the app's next message, and ``carboy.ended`` for good once it returned."""
+        if self._ended:
+            return {"type": "carboy.ended"}
+        message = await self.from_app.receive()
+        self._ended = message["type"] == "carboy.ended"
+        return message
+
     async def startup(self) -> None:
         await self.to_app.send({"type": "lifespan.startup"})
-        message = await self.from_app.receive()
+        message = await self._receive()
         if message["type"] == "lifespan.startup.failed":
-            await self.from_app.receive()
+            await self._receive()
             if self.error is not None:
                 raise self.error
             raise RuntimeError(f"The app's startup failed: {message.get('message', '')}")
@@ -74,13 +84,19 @@ class _Lifespan:
             stream.close()
 
     async def shutdown(self) -> None:
+        if self._ended:
+            # The app returned at startup, ignoring the lifespan protocol (as
+            # ASGI allows): there is nothing to shut down.
+            return
         await self.to_app.send({"type": "lifespan.shutdown"})
-        message = await self.from_app.receive()
+        message = await self._receive()
         if message["type"] == "lifespan.shutdown.failed":
-            await self.from_app.receive()
+            await self._receive()
             if self.error is not None:
                 raise self.error
             raise RuntimeError(f"The app's shutdown failed: {message.get('message', '')}")
+        if message["type"] == "carboy.ended" and self.error is not None:
+            raise self.error
 
 
 async def _close_after_run(lifespan: _Lifespan) -> None:
@@ -96,9 +112,12 @@ class _PortalTransport(httpx.BaseTransport):
         self.client = client
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
+        # The body reaches the app in the chunks it was given in, and with the
+        # request's own headers: a body from an iterator stays chunked, with
+        # no Content-Length.
+        chunks = [bytes(chunk) for chunk in typing.cast(Iterable[bytes], request.stream)]
         replay = httpx.Request(
-            request.method, request.url, headers=request.headers, content=body
+            request.method, request.url, headers=request.headers, stream=_Chunks(chunks)
         )
         transport = self.client.asgi_transport
 
@@ -110,7 +129,21 @@ class _PortalTransport(httpx.BaseTransport):
 
         with self.client._portal() as portal:
             status, headers, content = portal.call(send)
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        # A stream, not content=, so that httpx adds no Content-Length the app did not send.
+        return httpx.Response(
+            status, headers=headers, stream=httpx.ByteStream(content), request=request
+        )
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A request body already read, replayed chunk by chunk."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
 
 
 class TestClient(httpx.Client):
@@ -122,6 +155,7 @@ class TestClient(httpx.Client):
         raise_server_exceptions: Re-raise an exception the app did not
             handle in the test, instead of returning its 500 response.
         root_path: The ASGI ``root_path``, as behind a proxy under a prefix.
+            Request paths in full, prefix included, as servers send them.
         follow_redirects: Follow redirects (off by default, to test them).
         headers: Headers sent with every request.
         cookies: Cookies to start with.
@@ -148,7 +182,9 @@ class TestClient(httpx.Client):
             client=_CLIENT_ADDRESS,
         )
         self._blocking_portal: anyio.from_thread.BlockingPortal | None = None
-        self._portal_cm: contextlib.AbstractContextManager[anyio.from_thread.BlockingPortal] | None = None
+        self._portal_cm: (
+            contextlib.AbstractContextManager[anyio.from_thread.BlockingPortal] | None
+        ) = None
         self._lifespan: _Lifespan | None = None
         self._async_client: httpx.AsyncClient | None = None
         self._async_group: anyio.abc.TaskGroup | None = None
@@ -211,7 +247,13 @@ class TestClient(httpx.Client):
         group = self._async_group = anyio.create_task_group()
         await group.__aenter__()
         group.start_soon(lifespan.run)
-        await lifespan.startup()
+        try:
+            await lifespan.startup()
+        except BaseException:
+            self._lifespan = self._async_group = None
+            await _close_after_run(lifespan)
+            await group.__aexit__(None, None, None)
+            raise
         self._async_client = httpx.AsyncClient(
             transport=self.asgi_transport,
             base_url=self.base_url,
@@ -303,36 +345,44 @@ class WebSocketTestSession:
         self._portal: anyio.from_thread.BlockingPortal | None = None
         self._error: BaseException | None = None
         self._closed = False
+        self._app_ended = False
 
     def __enter__(self) -> WebSocketTestSession:
         self._portal = portal = self._stack.enter_context(self.client._portal())
         self._to_app, self._app_inbox = portal.call(_stream_pair)
         self._app_outbox, self._from_app = portal.call(_stream_pair)
         portal.start_task_soon(self._run)
-        self._put({"type": "websocket.connect"})
-        message = self.receive()
-        if message["type"] == "websocket.close":
-            self._closed = True
-            self._stack.close()
-            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
-        if message["type"] != "websocket.accept":
-            self._stack.close()
-            raise RuntimeError(f"The app answered the handshake with {message['type']!r}.")
+        try:
+            self._put({"type": "websocket.connect"})
+            message = self.receive()
+            if message["type"] == "websocket.close":
+                raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+            if message["type"] != "websocket.accept":
+                raise RuntimeError(f"The app answered the handshake with {message['type']!r}.")
+        except BaseException:
+            # As a server does after a refused handshake, tell an app still
+            # receiving that the client is gone, then wait for it to return.
+            self.close(1006)
+            self._end()
+            raise
         self.accepted_subprotocol = message.get("subprotocol")
         self.extra_headers = list(message.get("headers") or [])
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close(1000)
+        self._end()
+
+    def _end(self) -> None:
+        """Wait for the app to return, then release the streams and the portal."""
         try:
-            if not self._closed:
-                self.close(1000)
             self._wait_for_app()
         finally:
-            for stream in (self._to_app, self._app_inbox, self._app_outbox, self._from_app):
-                stream.close()
+            streams = (self._to_app, self._app_inbox, self._app_outbox, self._from_app)
+            if self._portal is not None:
+                self._portal.call(_close_streams, streams)
+            self._portal = None
             self._stack.close()
-        if self._error is not None and self.client.asgi_transport.raise_app_exceptions:
-            raise self._error
 
     async def _run(self) -> None:
         try:
@@ -349,23 +399,28 @@ class WebSocketTestSession:
         self._portal.call(self._to_app.send, message)
 
     def _wait_for_app(self) -> None:
-        while True:
-            message = self.receive()
-            if message["type"] == "carboy.ended":
-                return
+        while not self._app_ended:
+            self.receive()
 
     def receive(self) -> Message:
         """Return the next ASGI message the app sent; fail after ``timeout`` seconds."""
         portal = self._portal
         if portal is None:
             raise RuntimeError("The WebSocket session is not open: use it in a with block.")
+        if self._app_ended:
+            return {"type": "carboy.ended"}
 
         async def receive() -> Message:
             with anyio.fail_after(self.timeout):
                 return await self._from_app.receive()
 
         message = portal.call(receive)
-        if message["type"] == "carboy.ended" and self._error is not None:
+        self._app_ended = message["type"] == "carboy.ended"
+        if (
+            message["type"] == "carboy.ended"
+            and self._error is not None
+            and self.client.asgi_transport.raise_app_exceptions
+        ):
             error, self._error = self._error, None
             raise error
         return message
@@ -410,6 +465,13 @@ class WebSocketTestSession:
         if not self._closed:
             self._closed = True
             self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+
+async def _close_streams(
+    streams: Iterable[anyio.abc.ObjectSendStream[Message] | anyio.abc.ObjectReceiveStream[Message]],
+) -> None:
+    for stream in streams:
+        await stream.aclose()
 
 
 def _stream_pair() -> tuple[MemoryObjectSendStream[Message], MemoryObjectReceiveStream[Message]]:

@@ -53,9 +53,7 @@ class WebSocket(HTTPConnection):
             self.client_state = WebSocketState.CONNECTED
             return message
         if self.client_state is WebSocketState.DISCONNECTED:
-            raise RuntimeError(
-                "Cannot receive: the WebSocket peer already closed the connection."
-            )
+            raise RuntimeError("Cannot receive: the WebSocket peer already closed the connection.")
         message = await self.receive()
         if message["type"] == "websocket.disconnect":
             self.client_state = WebSocketState.DISCONNECTED
@@ -78,7 +76,16 @@ class WebSocket(HTTPConnection):
         subprotocol: str | None = None,
         headers: Iterable[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        """Accept the connection, optionally choosing a subprotocol."""
+        """Accept the connection, optionally choosing a subprotocol.
+
+        Raises:
+            RuntimeError: if the connection was already accepted or closed.
+        """
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise RuntimeError(
+                "Cannot accept: this WebSocket was already accepted or closed. "
+                "Call accept() once, before sending."
+            )
         if self.client_state is WebSocketState.CONNECTING:
             await self._receive()
         await self._send(
