@@ -298,8 +298,31 @@ class RouteTable(Generic[T]):
             allowed.update(leaf)
         if path[:1] != "/":
             return None, {}, allowed
+        parts = path[1:].split("/")
         params: dict[str, Any] = {}
-        entry = _walk(self._root, path[1:].split("/"), 0, method, params, allowed)
+        # First the path a depth-first search would try first, in a loop: it
+        # is the answer for nearly every request. Only a dead end falls back
+        # to the search with backtracking, which starts again from the root.
+        node = self._root
+        for part in parts:
+            child = node.static.get(part)
+            if child is None:
+                if not node.dynamic:
+                    break
+                segment, child = node.dynamic[0]
+                if not segment.match(part, params):
+                    break
+            node = child
+        else:
+            leaf = node.leaf
+            if leaf is not None:
+                entry = leaf.get(method)
+                if entry is None and method == "HEAD":
+                    entry = leaf.get("GET")
+                if entry is not None:
+                    return entry, params, allowed
+        params.clear()
+        entry = _walk(self._root, parts, 0, method, params, allowed)
         return entry, params, allowed
 
     def has_path(self, path: str) -> bool:
