@@ -161,6 +161,47 @@ def footprint_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+RAW_FLOOR = 0.65
+"""carboy, default middleware on, must reach this share of raw ASGI's rate."""
+
+BEATEN_PEERS = ("starlette", "litestar")
+"""Peers carboy must be faster than, on every endpoint, in the same run."""
+
+
+def goals_table(results: Results) -> str:
+    """Render carboy's goals, each checked against this run, as a Markdown table."""
+    header = ["goal", "endpoint", "measured", "result"]
+    lines = [_row(header), _row(["---"] * len(header))]
+    carboy = results.get("carboy")
+    if carboy is None:
+        return "carboy was not part of this run (--only), so its goals were not checked."
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("PASS" if ok else "**FAIL**")
+
+    for path in carboy.endpoints:
+        ratio = round_ratio(results, "carboy", path, "raw")
+        ok = None if ratio is None else ratio >= RAW_FLOOR
+        lines.append(
+            _row([f"carboy ≥ {RAW_FLOOR}x raw ASGI", f"`{path}`", _fmt(ratio, ".2f"), verdict(ok)])
+        )
+        for peer in BEATEN_PEERS:
+            if peer not in results:
+                continue
+            # carboy's rate over the peer's, round by round.
+            ratio = round_ratio(results, "carboy", path, peer)
+            ok = None if ratio is None else ratio > 1
+            label = f"carboy faster than {results[peer].label}"
+            lines.append(_row([label, f"`{path}`", _fmt(ratio, ".2f") + "x", verdict(ok)]))
+    starlette = results.get("starlette")
+    if starlette is not None:
+        mine, theirs = carboy.import_ms, starlette.import_ms
+        ok = None if mine is None or theirs is None else mine < theirs
+        measured = f"{_fmt(mine, '.1f')} ms vs {_fmt(theirs, '.1f')} ms"
+        lines.append(_row(["import+build faster than Starlette", "—", measured, verdict(ok)]))
+    return "\n".join(lines)
+
+
 def header_text(versions: dict[str, str], settings: dict[str, Any]) -> str:
     """Render the machine, the versions and the run's settings as Markdown."""
     installed = ", ".join(f"{name} {versions.get(name, '?')}" for name in REPORTED_DISTRIBUTIONS)
@@ -186,6 +227,8 @@ def render(results: Results, versions: dict[str, str], settings: dict[str, Any])
             throughput_table(results, settings["rounds"]),
             "## Import+build time and idle memory (lower is better)",
             footprint_table(results),
+            "## carboy's goals",
+            goals_table(results),
         ]
     )
 
