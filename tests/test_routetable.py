@@ -14,9 +14,15 @@ def build_table(filler_routes: int) -> RouteTable[str]:
     converters = default_converters()
     table: RouteTable[str] = RouteTable()
     for index in range(filler_routes):
-        table.add(compile_path(f"/filler{index}/{{n:int}}/item", converters), frozenset({"GET"}), f"f{index}")
+        table.add(
+            compile_path(f"/filler{index}/{{n:int}}/item", converters),
+            frozenset({"GET"}),
+            f"f{index}",
+        )
         table.add(compile_path(f"/static{index}", converters), frozenset({"GET"}), f"s{index}")
-    table.add(compile_path("/users/{id:int}/posts/{slug}", converters), frozenset({"GET"}), "target")
+    table.add(
+        compile_path("/users/{id:int}/posts/{slug}", converters), frozenset({"GET"}), "target"
+    )
     return table
 
 
@@ -37,7 +43,9 @@ def count_segment_checks(table: RouteTable[str], path: str, monkeypatch: pytest.
     return calls
 
 
-def test_matching_does_the_same_work_with_10_or_1000_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_matching_does_the_same_work_with_10_or_1000_routes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     small = build_table(10)
     large = build_table(1000)
 

@@ -330,7 +330,10 @@ def test_unknown_converter_is_refused_at_startup_with_the_fix() -> None:
     [
         ("users", "The route path 'users' must start with '/'."),
         ("/a/{x}/{x}", "The route path '/a/{x}/{x}' uses the parameter name 'x' twice."),
-        ("/a/{1x}", "The route path '/a/{1x}' has a parameter '1x' whose name is not a Python identifier."),
+        (
+            "/a/{1x}",
+            "The route path '/a/{1x}' has a parameter '1x' whose name is not a Python identifier.",
+        ),
         ("/a/{x", "The route path '/a/{x' has an unbalanced brace in '{x'."),
         (
             "/a/{p:path}/b",
@@ -675,3 +678,17 @@ def test_routes_take_precedence_over_mounts() -> None:
 
     assert client.get("/area/special").text == "route"
     assert client.get("/area/other").text == "/area|/area/other"
+
+
+def test_root_path_is_stripped_only_at_a_segment_boundary() -> None:
+    app = Carboy()
+
+    @app.get("/apiary")
+    async def apiary() -> str:
+        return "bees"
+
+    with TestClient(app, root_path="/api") as client:
+        response = client.get("/apiary")
+
+    assert response.status_code == 200
+    assert response.text == "bees"

@@ -196,7 +196,8 @@ class Dispatcher:
         try:
             await entry.call(websocket)
         except WebSocketException as exc:
-            await websocket.close(exc.code, exc.reason)
+            if websocket.application_state is not WebSocketState.DISCONNECTED:
+                await websocket.close(exc.code, exc.reason)
         except WebSocketDisconnect:
             pass
         except Exception:
@@ -209,7 +210,7 @@ class Dispatcher:
 def _route_path(scope: Scope) -> str:
     path: str = scope["path"]
     root = scope.get("root_path")
-    if root and path.startswith(root):
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
         return path[len(root) :] or "/"
     return path
 

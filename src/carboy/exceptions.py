@@ -105,7 +105,19 @@ class WebSocketException(CarboyError):
         super().__init__(code, self.reason)
 
 
+# RFC 9110 renamed these; older Pythons still carry the RFC 7231 phrases, so
+# the same app would answer differently from one Python to the next.
+_RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def _phrase(status_code: int) -> str:
+    phrase = _RFC_9110_PHRASES.get(status_code)
+    if phrase is not None:
+        return phrase
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:
