@@ -503,3 +503,17 @@ async def test_a_client_that_disconnects_mid_body_crashes_nothing() -> None:
 
     assert reached == []
     assert sent == []
+
+
+def test_settings_are_read_from_a_dotenv_file_in_the_working_folder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text('CARBOY_DEBUG=true\nCARBOY_ALLOWED_HOSTS=["a.example"]\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CARBOY_DEBUG", raising=False)
+    monkeypatch.delenv("CARBOY_ALLOWED_HOSTS", raising=False)
+
+    app = Carboy()
+
+    assert app.settings.debug is True
+    assert app.settings.allowed_hosts == ["a.example"]

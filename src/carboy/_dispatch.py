@@ -162,7 +162,7 @@ class Dispatcher:
             return response
         for prefix, mounted in self.mounts:
             if path == prefix or path.startswith(prefix + "/"):
-                return _MountedApp(mounted, prefix)
+                return _ASGIResponse(mounted, prefix)
         if allowed:
             allow = _allow_header(allowed)
             if method == "OPTIONS":
@@ -241,10 +241,13 @@ def _mounted_scope(scope: Scope, prefix: str) -> Scope:
     return child
 
 
-class _MountedApp(Response):
-    """A mounted ASGI app in the place of a response: it answers by itself."""
+class _ASGIResponse(Response):
+    """An ASGI app in the place of a response: it answers by itself.
 
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
+    A mounted app (given its mount ``prefix``) or a router's middleware stack.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str | None = None) -> None:
         self.app = app
         self.prefix = prefix
         self.status_code = 0
@@ -252,19 +255,8 @@ class _MountedApp(Response):
         self._cookies = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(_mounted_scope(scope, self.prefix), receive, send)
-
-
-class _ASGIResponse(Response):
-    """An ASGI app (a router's middleware stack) in the place of a response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.status_code = 0
-        self.raw_headers = []
-        self._cookies = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.prefix is not None:
+            scope = _mounted_scope(scope, self.prefix)
         await self.app(scope, receive, send)
 
 
