@@ -836,9 +836,9 @@ def test_routes_prints_every_route_sorted_by_path_in_aligned_columns(project: Pa
     write(
         project / "site_routes.py",
         """
-        from carboy import Carboy, Router, WebSocket
+        from carboy import Carboy, OpenAPIConfig, Router, WebSocket
 
-        app = Carboy()
+        app = Carboy(openapi=OpenAPIConfig(openapi_url=None))
         api = Router(prefix="/api", name="api")
         v1 = Router(prefix="/v1", name="v1")
 
@@ -899,12 +899,29 @@ def test_routes_prints_every_route_sorted_by_path_in_aligned_columns(project: Pa
 
 
 def test_routes_of_an_app_without_routes_says_so(project: Path) -> None:
-    write(project / "app.py", "from carboy import Carboy\n\napp = Carboy()\n")
+    write(
+        project / "app.py",
+        "from carboy import Carboy, OpenAPIConfig\n\n"
+        "app = Carboy(openapi=OpenAPIConfig(openapi_url=None))\n",
+    )
 
     result = invoke("routes")
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "The app has no routes.\n"
+
+
+def test_routes_lists_the_api_document_and_docs_page_of_a_default_app(project: Path) -> None:
+    write(project / "app.py", "from carboy import Carboy\n\napp = Carboy()\n")
+
+    result = invoke("routes")
+
+    assert result.exit_code == 0, result.output
+    assert [line.split()[:3] for line in result.stdout.splitlines()[2:]] == [
+        ["GET", "/docs", "docs"],
+        ["GET", "/docs/assets/{name}", "docs_asset"],
+        ["GET", "/openapi.json", "openapi"],
+    ]
 
 
 def test_routes_of_an_asgi_app_that_is_not_a_carboy_app_says_it_has_none(project: Path) -> None:

@@ -352,20 +352,19 @@ def test_bad_route_paths_are_refused_with_a_clear_message(path: str, message: st
     assert str(info.value) == message
 
 
-def test_handler_parameter_that_cannot_be_filled_is_refused() -> None:
+def test_a_parameter_that_is_not_in_the_path_is_a_required_query_parameter() -> None:
     app = Carboy()
 
     @app.get("/a/{x}")
     async def a(x: str, q: str) -> str:
-        return x
+        return x + q
 
-    with pytest.raises(ImproperlyConfigured) as info:
-        TestClient(app).get("/a/1")
+    client = TestClient(app)
 
-    assert str(info.value).startswith(
-        "The handler test_handler_parameter_that_cannot_be_filled_is_refused.<locals>.a of "
-        "'/a/{x}' takes a parameter 'q' that carboy cannot fill"
-    )
+    assert client.get("/a/1?q=2").text == "12"
+    assert client.get("/a/1").json()["errors"] == [
+        {"location": "query.q", "message": "Field required", "type": "missing"}
+    ]
 
 
 def test_two_routes_with_one_name_are_refused() -> None:

@@ -9,9 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from carboy.__about__ import __version__
 from carboy.app import Carboy
+from carboy.background import BackgroundTasks
 from carboy.datastructures import URL, Headers, QueryParams, State
 from carboy.exceptions import HTTPException, ImproperlyConfigured, WebSocketDisconnect
+from carboy.dependencies import Depends
 from carboy.middleware import Middleware
+from carboy.openapi_config import OpenAPIConfig
+from carboy.params import Body, Cookie, File, Form, Header, Path, Query
 from carboy.requests import Request
 from carboy.responses import (
     HTMLResponse,
@@ -26,22 +30,32 @@ from carboy.websockets import WebSocket
 
 if TYPE_CHECKING:
     from carboy.config import Settings
+    from carboy.formparsers import UploadFile
     from carboy.responses import FileResponse
     from carboy.sse import EventSourceResponse, ServerSentEvent
 
 __all__ = [
-    "URL",
+    "BackgroundTasks",
+    "Body",
     "Carboy",
+    "Cookie",
+    "Depends",
     "EventSourceResponse",
+    "File",
     "FileResponse",
+    "Form",
     "HTMLResponse",
     "HTTPException",
+    "Header",
     "Headers",
     "ImproperlyConfigured",
     "JSONResponse",
     "Middleware",
     "Mount",
+    "OpenAPIConfig",
+    "Path",
     "PlainTextResponse",
+    "Query",
     "QueryParams",
     "RedirectResponse",
     "Request",
@@ -52,6 +66,8 @@ __all__ = [
     "Settings",
     "State",
     "StreamingResponse",
+    "URL",
+    "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketRoute",
@@ -65,6 +81,7 @@ _LAZY = {
     "FileResponse": "carboy.responses",
     "EventSourceResponse": "carboy.sse",
     "ServerSentEvent": "carboy.sse",
+    "UploadFile": "carboy.formparsers",
 }
 
 

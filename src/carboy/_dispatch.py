@@ -7,6 +7,7 @@ function middleware, hooks and exception handling composed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,16 @@ from carboy.exceptions import (
     ClientDisconnect,
     HTTPException,
     ImproperlyConfigured,
+    RequestValidationError,
     WebSocketDisconnect,
     WebSocketException,
 )
-from carboy.params import build_plan, is_async_callable, run_callable, type_hints
+from carboy._callables import is_async_callable, run_callable, type_hints
+from carboy._plan import Dependant, PlanBuilder, call_plan, solve
+from carboy._serialize import make_converter
 from carboy.problems import error_response
 from carboy.requests import HTTPConnection, Request
-from carboy.responses import PlainTextResponse, RedirectResponse, Response, to_response
+from carboy.responses import RedirectResponse, Response, to_response
 from carboy.routing import Include, Mount, Route, Router, WebSocketRoute
 from carboy.types import ASGIApp, Receive, Scope, Send
 from carboy.websockets import WebSocket, WebSocketState
@@ -65,6 +69,8 @@ class Dispatcher:
         self.names: dict[str, CompiledPath] = {}
         self.routers: list[Router] = []
         self._handlers = _ExceptionHandlers(app)
+        self.builder = PlanBuilder(app.providers)
+        self.plans: dict[Route | WebSocketRoute, Dependant] = {}
         flat = list(_flatten(app, "", None, ()))
         for router in _routers(app):
             self.routers.append(router)
@@ -85,18 +91,28 @@ class Dispatcher:
             return
         hints = type_hints(item.endpoint)
         compiled = compile_path(flat.path, self.app.converters, hints)
-        plan = build_plan(item.endpoint, flat.path, compiled.param_names, hints)
+        dependencies = [d for router in flat.routers for d in router.dependencies]
+        plan = self.builder.build(
+            item.endpoint, flat.path, compiled.param_names, [*dependencies, *item.dependencies]
+        )
+        if plan.kind in ("asyncgen", "gen"):
+            raise ImproperlyConfigured(
+                f"The handler {plan.name} of {flat.path!r} is a generator. Return a "
+                "StreamingResponse (or EventSourceResponse) of the generator instead."
+            )
+        self.plans[item] = plan
+        run = self._runner(plan)
         name = flat.name or item.name or ""
-        entry = Entry(item, flat.path, name, plan, flat.routers)
+        entry = Entry(item, flat.path, name, run, flat.routers)
         self._name(name, compiled)
         if isinstance(item, WebSocketRoute):
             self.websocket.add(compiled, frozenset({"WEBSOCKET"}), entry)
             return
-        text_class = item.response_class or PlainTextResponse
+        convert = make_converter(item, hints.get("return"))
         routers = flat.routers[1:]  # the app's own chain wraps routing as a whole
 
         async def call_route(request: Request) -> Response:
-            return to_response(await plan(request), text_class)
+            return convert(await run(request))
 
         handler = self._compose(call_route, routers)
         asgi_middleware = [m for router in routers for m in router.asgi_middleware]
@@ -106,6 +122,36 @@ class Dispatcher:
             handler = _behind_asgi_middleware(self._handlers.guard(handler), asgi_middleware)
         entry.call = handler
         self.http.add(compiled, item.methods, entry)
+
+    def _runner(self, plan: Dependant) -> Callable[[Any], Awaitable[Any]]:
+        """Make the function that runs ``plan`` for a request and returns the handler's result."""
+        call = plan.call
+        if plan.is_trivial and not plan.connection_args and plan.kind == "async":
+            # The common, simplest handlers: no plan to run at all.
+            if not plan.path_args:
+                return lambda connection: call()
+            return lambda connection: call(**connection.scope["path_params"])
+        builder = self.builder
+        overrides = self.app.dependency_overrides
+        needs_stack = plan.needs_exit_stack
+
+        async def run(connection: HTTPConnection) -> Any:
+            stack = None
+            if needs_stack:
+                stack = contextlib.AsyncExitStack()
+                connection.scope["carboy.exit_stack"] = stack
+            try:
+                kwargs = await solve(plan, connection, stack, overrides, builder)
+                return await call_plan(plan, kwargs, None)
+            except BaseException as exc:
+                if stack is not None:
+                    # Cleanup sees the error (a transaction rolls back), then it
+                    # goes on to become the error response.
+                    connection.scope.pop("carboy.exit_stack", None)
+                    await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+
+        return run
 
     def _name(self, name: str, compiled: CompiledPath) -> None:
         if name in self.names and self.names[name].pattern != compiled.pattern:
@@ -144,6 +190,8 @@ class Dispatcher:
             finally:
                 if request._form is not None:
                     await request.close()
+                if "carboy.exit_stack" in scope or "carboy.background" in scope:
+                    await _after_response(scope)
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
 
@@ -200,11 +248,30 @@ class Dispatcher:
                 await websocket.close(exc.code, exc.reason)
         except WebSocketDisconnect:
             pass
+        except RequestValidationError as exc:
+            if websocket.application_state is not WebSocketState.DISCONNECTED:
+                # RFC 6455 7.4.1: 1008, the message (here the handshake) breaks policy.
+                await websocket.close(1008, exc.detail)
         except Exception:
             if websocket.application_state is not WebSocketState.DISCONNECTED:
                 # RFC 6455 7.4.1: 1011, the server hit an unexpected condition.
                 await websocket.close(1011)
             raise
+        finally:
+            if "carboy.exit_stack" in scope or "carboy.background" in scope:
+                await _after_response(scope)
+
+
+async def _after_response(scope: Scope) -> None:
+    """Run generator dependencies' cleanup, then background tasks."""
+    stack = scope.pop("carboy.exit_stack", None)
+    tasks = scope.pop("carboy.background", None)
+    try:
+        if stack is not None:
+            await stack.aclose()
+    finally:
+        if tasks is not None:
+            await tasks.run()
 
 
 def _route_path(scope: Scope) -> str:
@@ -353,7 +420,11 @@ class _ExceptionHandlers:
 
 
 def _http_exception_response(request: HTTPConnection, exc: HTTPException) -> Response:
-    return error_response(request.headers, exc.status_code, exc.title, exc.detail, exc.headers)
+    errors = getattr(exc, "errors", None)
+    extensions = {"errors": errors} if errors is not None else None
+    return error_response(
+        request.headers, exc.status_code, exc.title, exc.detail, exc.headers, extensions
+    )
 
 
 def _flatten(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carboy._dispatch import Dispatcher
 from carboy.converters import Converter, default_converters
+from carboy.dependencies import Depends
+from carboy.openapi_config import OpenAPIConfig
 from carboy.datastructures import State
 from carboy.exceptions import ImproperlyConfigured, NoRouteFound
 from carboy.middleware import Middleware
@@ -40,6 +42,9 @@ class Carboy(Router):
         limits: Bounds on request bodies and forms.
         redirect_slashes: Answer a path that only misses (or has an extra)
             trailing slash with a 308 redirect to the route's path.
+        dependencies: Dependencies run before every handler.
+        openapi: The API documentation's title, version, paths and more;
+            ``OpenAPIConfig(openapi_url=None)`` turns it off.
 
     Example::
 
@@ -62,8 +67,10 @@ class Carboy(Router):
         converters: Mapping[str, Converter] | None = None,
         limits: Limits | None = None,
         redirect_slashes: bool = True,
+        dependencies: Sequence[Depends] = (),
+        openapi: OpenAPIConfig | None = None,
     ) -> None:
-        super().__init__(routes=routes)
+        super().__init__(routes=routes, dependencies=dependencies)
         self.state = State()
         self.limits = limits or Limits()
         self.converters: dict[str, Converter] = default_converters()
@@ -77,11 +84,17 @@ class Carboy(Router):
         self.shutdown_hooks: list[Callable[[], Any]] = []
         self.lifespan_context = lifespan
         self.extensions: dict[str, Extension] = {}
+        self.providers: dict[Any, Callable[..., Any]] = {}
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        """Replacements of dependencies, for tests: ``{get_db: get_test_db}``."""
+        self.openapi_config = openapi if openapi is not None else OpenAPIConfig()
+        self._openapi_document: dict[str, Any] | None = None
         self._settings = settings
         self._dispatcher: Dispatcher | None = None
         self._stack: ASGIApp | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._install_extensions(extensions)
+        self.openapi_config.install(self)
 
     # Configuration ------------------------------------------------------
 
@@ -183,6 +196,53 @@ class Carboy(Router):
         self.shutdown_hooks.append(function)
         return function
 
+    def provide(self, annotation: Any, provider: Callable[..., Any]) -> None:
+        """Give every parameter annotated ``annotation`` the value of ``provider``.
+
+        The seam through which batteries hand out typed values by annotation
+        alone: after ``app.provide(Session, get_session)``, a handler that
+        declares ``session: Session`` gets ``get_session()``'s value, as if it
+        said ``Annotated[Session, Depends(get_session)]``. ``provider`` is a
+        dependency like any other: it may take parameters, and be a generator.
+        """
+        self._check_open(f"provide {getattr(annotation, '__name__', annotation)!r}")
+        self.providers[annotation] = provider
+
+    @contextlib.asynccontextmanager
+    async def resolve(self, dependency: Callable[..., Any]) -> AsyncIterator[Any]:
+        """Run a dependency outside any request: in a CLI command, a task, at startup.
+
+        Its own dependencies and providers are resolved as in a request;
+        generator cleanup runs when the ``async with`` block ends.
+
+        Example::
+
+            async with app.resolve(get_session) as session:
+                ...
+
+        Raises:
+            ImproperlyConfigured: when the dependency needs something only a
+                request has (the request, parameters, a body).
+        """
+        from carboy._plan import PlanBuilder, solve_without_request
+
+        builder = PlanBuilder(self.providers)
+        plan = builder.build(dependency, "(outside a request)")
+        async with contextlib.AsyncExitStack() as stack:
+            yield await solve_without_request(plan, stack, self.dependency_overrides, builder)
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the app's OpenAPI 3.1 document (built once, after startup)."""
+        if self._openapi_document is None or self._stack is None:
+            from carboy.openapi import build_document
+
+            dispatcher = self._dispatcher or Dispatcher(self)
+            document = build_document(self, dispatcher)
+            if self._stack is None:
+                return document
+            self._openapi_document = document
+        return self._openapi_document
+
     # Routes --------------------------------------------------------------
 
     def url_path_for(self, name: str, /, **params: Any) -> str:
@@ -229,7 +289,7 @@ class Carboy(Router):
         Servers call this through the ASGI lifespan protocol; the test client
         does too. Calling it again after a shutdown starts the app anew.
         """
-        from carboy.params import run_callable
+        from carboy._callables import run_callable
 
         if self._stack is None:
             self._build()
@@ -243,7 +303,7 @@ class Carboy(Router):
 
     async def shutdown(self) -> None:
         """Leave the lifespan, then run shutdown hooks."""
-        from carboy.params import run_callable
+        from carboy._callables import run_callable
 
         exit_stack, self._exit_stack = self._exit_stack, None
         if exit_stack is not None:

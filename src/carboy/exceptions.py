@@ -6,6 +6,8 @@
     ├── ImproperlyConfigured     a setup mistake, found at registration or startup
     ├── NoRouteFound             url_path_for() has no route of that name and params
     ├── HTTPException            ends a request with an HTTP error response
+    │   └── RequestValidationError   422: parameters or body failed validation
+    ├── ResponseValidationError  a handler's return value does not fit its response model
     ├── ClientDisconnect         the client went away while its body was read
     ├── WebSocketDisconnect      the peer closed the WebSocket
     └── WebSocketException       ends a WebSocket with a close code
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 __all__ = [
     "CarboyError",
@@ -26,6 +29,8 @@ __all__ = [
     "HTTPException",
     "ImproperlyConfigured",
     "NoRouteFound",
+    "RequestValidationError",
+    "ResponseValidationError",
     "WebSocketDisconnect",
     "WebSocketException",
 ]
@@ -73,6 +78,31 @@ class HTTPException(CarboyError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class RequestValidationError(HTTPException):
+    """The request's parameters or body did not validate: a 422 with every error.
+
+    Each error is a dict with ``location`` (where, as ``query.limit`` or
+    ``body.user.email``), ``message`` and ``type`` (pydantic's error type,
+    such as ``missing`` or ``int_parsing``).
+
+    Args:
+        errors: The errors, in the order found.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        count = len(errors)
+        super().__init__(
+            422,
+            "The request is not valid: "
+            + ("1 error was found." if count == 1 else f"{count} errors were found."),
+        )
+
+
+class ResponseValidationError(CarboyError):
+    """A handler returned a value that its response model refuses: a server error (500)."""
 
 
 class ClientDisconnect(CarboyError):

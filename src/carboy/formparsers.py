@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
+from typing import Any
 from tempfile import SpooledTemporaryFile
 from urllib.parse import unquote_to_bytes
 
@@ -121,6 +122,18 @@ class UploadFile:
     """
 
     __slots__ = ("_spool_max_size", "file", "filename", "headers", "size")
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # Lets a handler or form model declare `avatar: UploadFile`: the value
+        # is checked to be an upload, and documented as binary.
+        from pydantic_core import core_schema
+
+        return core_schema.is_instance_schema(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, str]:
+        return {"type": "string", "format": "binary"}
 
     def __init__(
         self,

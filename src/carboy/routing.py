@@ -8,13 +8,14 @@ table once, when the app starts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carboy.exceptions import ImproperlyConfigured
 from carboy.middleware import Middleware
 
 if TYPE_CHECKING:
+    from carboy.dependencies import Depends
     from carboy.responses import Response
     from carboy.types import ASGIApp, HTTPMiddleware
 
@@ -36,7 +37,17 @@ class Route:
         name: The name for reverse URLs; the handler's name by default.
         response_class: The class a ``str`` return value becomes
             (``PlainTextResponse`` unless given, e.g. ``HTMLResponse``).
+        status_code: The status of a converted return value (200, or 204
+            for ``None``, unless given).
+        response_model: Validate and serialize return values with this type,
+            instead of the return annotation.
+        dependencies: Dependencies run before the handler, values unused.
         include_in_schema: Whether the route appears in API documentation.
+        tags, summary, description, deprecated, operation_id, responses:
+            What the API documentation says of it; the summary and
+            description default to the handler's docstring, ``responses``
+            documents more statuses: ``{404: {"description": "...",
+            "model": Problem}}``.
     """
 
     def __init__(
@@ -47,7 +58,16 @@ class Route:
         methods: Iterable[str] | None = None,
         name: str | None = None,
         response_class: type[Response] | None = None,
+        status_code: int | None = None,
+        response_model: Any = None,
+        dependencies: Sequence[Depends] = (),
         include_in_schema: bool = True,
+        tags: Sequence[str] = (),
+        summary: str | None = None,
+        description: str | None = None,
+        deprecated: bool = False,
+        operation_id: str | None = None,
+        responses: Mapping[int | str, Mapping[str, Any]] | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ImproperlyConfigured(f"The route path {path!r} must start with '/'.")
@@ -64,7 +84,16 @@ class Route:
         self.methods = upper
         self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
         self.response_class = response_class
+        self.status_code = status_code
+        self.response_model = response_model
+        self.dependencies = list(dependencies)
         self.include_in_schema = include_in_schema
+        self.tags = list(tags)
+        self.summary = summary
+        self.description = description
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.responses = dict(responses or {})
 
     def __repr__(self) -> str:
         methods = ", ".join(sorted(self.methods))
@@ -74,12 +103,20 @@ class Route:
 class WebSocketRoute:
     """A WebSocket route: a path pattern and a handler taking a ``WebSocket``."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        dependencies: Sequence[Depends] = (),
+    ) -> None:
         if not path.startswith("/"):
             raise ImproperlyConfigured(f"The route path {path!r} must start with '/'.")
         self.path = path
         self.endpoint = endpoint
         self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.dependencies = list(dependencies)
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
@@ -128,6 +165,8 @@ class Router:
         name: A namespace for its route names: ``url_path_for("api:users")``.
         routes: Routes to start with.
         middleware: ASGI middleware around this router's routes only.
+        dependencies: Dependencies run before each of its handlers.
+        tags: API documentation tags of its routes.
 
     Example::
 
@@ -147,6 +186,8 @@ class Router:
         name: str | None = None,
         routes: Sequence[RouteLike] = (),
         middleware: Sequence[Middleware] = (),
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -157,6 +198,8 @@ class Router:
         self.namespace = name
         self.routes: list[RouteLike] = list(routes)
         self.asgi_middleware: list[Middleware] = list(middleware)
+        self.dependencies: list[Depends] = list(dependencies)
+        self.tags: list[str] = list(tags)
         self.http_middleware: list[HTTPMiddleware] = []
         self.before_request_hooks: list[Callable[..., Any]] = []
         self.after_request_hooks: list[Callable[..., Any]] = []
@@ -176,20 +219,11 @@ class Router:
         endpoint: Callable[..., Any],
         *,
         methods: Iterable[str] | None = None,
-        name: str | None = None,
-        response_class: type[Response] | None = None,
-        include_in_schema: bool = True,
+        **options: Any,
     ) -> Route:
-        """Add an HTTP route; see ``Route`` for the arguments."""
+        """Add an HTTP route; see ``Route`` for the options."""
         self._check_open(f"add the route {path!r}")
-        route = Route(
-            path,
-            endpoint,
-            methods=methods,
-            name=name,
-            response_class=response_class,
-            include_in_schema=include_in_schema,
-        )
+        route = Route(path, endpoint, methods=methods, **options)
         self.routes.append(route)
         return route
 
@@ -198,11 +232,9 @@ class Router:
         path: str,
         *,
         methods: Iterable[str] | None = None,
-        name: str | None = None,
-        response_class: type[Response] | None = None,
-        include_in_schema: bool = True,
+        **options: Any,
     ) -> Callable[[F], F]:
-        """Register the decorated function as the handler of ``path``.
+        """Register the decorated function as the handler of ``path``; options as for ``Route``.
 
         Example::
 
@@ -211,14 +243,7 @@ class Router:
         """
 
         def decorator(endpoint: F) -> F:
-            self.add_route(
-                path,
-                endpoint,
-                methods=methods,
-                name=name,
-                response_class=response_class,
-                include_in_schema=include_in_schema,
-            )
+            self.add_route(path, endpoint, methods=methods, **options)
             return endpoint
 
         return decorator
@@ -244,11 +269,16 @@ class Router:
         return self.route(path, methods=("DELETE",), **options)
 
     def add_websocket_route(
-        self, path: str, endpoint: Callable[..., Any], *, name: str | None = None
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        dependencies: Sequence[Depends] = (),
     ) -> WebSocketRoute:
         """Add a WebSocket route."""
         self._check_open(f"add the WebSocket route {path!r}")
-        route = WebSocketRoute(path, endpoint, name=name)
+        route = WebSocketRoute(path, endpoint, name=name, dependencies=dependencies)
         self.routes.append(route)
         return route
 
