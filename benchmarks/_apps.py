@@ -16,6 +16,8 @@ from _venv import venv_python
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 CHECK_TIMEOUT = 5.0
 IMPORT_TIMEOUT = 60.0
+# Every request body, in the checks and under load, is JSON.
+BODY_CONTENT_TYPE = "application/json"
 
 # Runs in a fresh interpreter; argv holds the apps directory, the module and
 # the attribute that holds the built app. Interpreter startup is not timed.
@@ -42,12 +44,28 @@ class Framework:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One measured endpoint and the answer every app must give."""
+    """One measured endpoint, the request that loads it and the answer it must give."""
 
     path: str
     content_type: str
     text: str | None = None
     json: dict[str, Any] | None = None
+    method: str = "GET"
+    # The JSON request body, exactly as sent; None sends no body.
+    body: str | None = None
+    # A body that fails validation, which must be answered with 422 before any load.
+    invalid_body: str | None = None
+    # The keys of the frameworks that serve it; None means every framework.
+    served_by: tuple[str, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        """Name the endpoint in the tables: its path, led by its method unless GET."""
+        return self.path if self.method == "GET" else f"{self.method} {self.path}"
+
+    def is_served_by(self, key: str) -> bool:
+        """Tell whether the framework ``key`` serves this endpoint."""
+        return self.served_by is None or key in self.served_by
 
 
 # The order of the report's rows.
@@ -62,6 +80,19 @@ FRAMEWORKS = (
 )
 FRAMEWORKS_BY_KEY = {framework.key: framework for framework in FRAMEWORKS}
 
+# Path, query and JSON body, each validated against a declared type, and the
+# answer serialized through a response model: only frameworks that offer
+# typed handlers serve it, so raw ASGI has no row and no "vs raw" for it.
+TYPED_ENDPOINT = Endpoint(
+    "/items/42?q=hello",
+    "application/json",
+    json={"id": 42, "name": "Widget", "price": 9.5, "tags": ["a", "b"], "q": "hello"},
+    method="POST",
+    body='{"name": "Widget", "price": 9.5, "tags": ["a", "b"]}',
+    invalid_body='{"name": "Widget", "price": -1, "tags": ["a", "b"]}',
+    served_by=("carboy", "fastapi", "litestar"),
+)
+
 ENDPOINTS = (
     Endpoint("/plaintext", "text/plain; charset=utf-8", text="Hello, World!"),
     Endpoint("/json", "application/json", json={"message": "Hello, World!"}),
@@ -70,7 +101,14 @@ ENDPOINTS = (
         "application/json",
         json={"id": 42, "slug": "hello-world"},
     ),
+    TYPED_ENDPOINT,
 )
+ENDPOINTS_BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
+
+
+def endpoints_of(key: str) -> tuple[Endpoint, ...]:
+    """Return the endpoints that the framework ``key`` serves, in the report's order."""
+    return tuple(endpoint for endpoint in ENDPOINTS if endpoint.is_served_by(key))
 
 
 def _canonical_json(value: object) -> str:
@@ -78,19 +116,36 @@ def _canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _request(url: str, method: str, body: str | None) -> tuple[int, str, bytes]:
+    """Send one request and return the status, the content type and the body.
+
+    An error status is returned like any other; only a failed connection raises.
+
+    Raises:
+        OSError: The request could not be sent or answered.
+    """
+    data = None if body is None else body.encode("utf-8")
+    headers = {} if body is None else {"Content-Type": BODY_CONTENT_TYPE}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=CHECK_TIMEOUT) as response:
+            return response.status, response.headers.get("content-type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers.get("content-type", ""), error.read()
+
+
 def check_answer(url: str, endpoint: Endpoint) -> str | None:
-    """Request ``url`` once and compare the answer with what ``endpoint`` expects.
+    """Request ``url`` as ``endpoint`` says and compare the answer with the expected one.
+
+    An endpoint with an ``invalid_body`` is also sent that body, which must be
+    refused with 422, so that a framework that skips validation fails.
 
     Returns:
-        None when the answer is right, else what is wrong with it.
+        None when the answers are right, else what is wrong with the first wrong one.
     """
     try:
-        with urllib.request.urlopen(url, timeout=CHECK_TIMEOUT) as response:
-            status: int = response.status
-            content_type: str = response.headers.get("content-type", "")
-            body: bytes = response.read()
-    except urllib.error.HTTPError as error:
-        return f"status {error.code}, expected 200"
+        status, content_type, body = _request(url, endpoint.method, endpoint.body)
     except OSError as error:
         return f"request failed: {error}"
     if status != 200:
@@ -105,7 +160,17 @@ def check_answer(url: str, endpoint: Endpoint) -> str | None:
     except ValueError:
         return f"body {body[:200]!r} is not JSON"
     expected_json = _canonical_json(endpoint.json)
-    return None if answer == expected_json else f"JSON {answer}, expected {expected_json}"
+    if answer != expected_json:
+        return f"JSON {answer}, expected {expected_json}"
+    if endpoint.invalid_body is None:
+        return None
+    try:
+        status, _, _ = _request(url, endpoint.method, endpoint.invalid_body)
+    except OSError as error:
+        return f"request with an invalid body failed: {error}"
+    if status != 422:
+        return f"status {status} for the invalid body {endpoint.invalid_body}, expected 422"
+    return None
 
 
 def measure_import(framework: Framework, runs: int) -> tuple[list[float], str | None]:

@@ -25,6 +25,8 @@ PEER_REQUIREMENTS = (
     "litestar",
     "flask",
     "django",
+    # The typed endpoint's models, in the carboy, FastAPI and Litestar apps.
+    "pydantic",
     "uvicorn[standard]",
     "gunicorn",
 )
@@ -36,6 +38,7 @@ REPORTED_DISTRIBUTIONS = (
     "litestar",
     "flask",
     "django",
+    "pydantic",
     "uvicorn",
     "uvloop",
     "httptools",

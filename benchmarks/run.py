@@ -2,11 +2,12 @@
 
 Each app in ``benchmarks/apps/`` is served with one worker on 127.0.0.1
 (uvicorn for the ASGI apps, gunicorn for the WSGI ones). Its answers are
-checked, its idle memory is read, then every endpoint is loaded with wrk in
-interleaved rounds: round 1 measures every framework, then round 2 does it
-again, and so on. Import-and-build time is measured in fresh interpreters.
-The report is printed as Markdown and written to
-``benchmarks/results/latest.json``.
+checked, its idle memory is read, then every endpoint it serves is loaded with
+wrk in interleaved rounds: round 1 measures every framework, then round 2 does
+it again, and so on. An endpoint with a request body is loaded through a wrk
+Lua script, generated from the body that its check sends. Import-and-build
+time is measured in fresh interpreters. The report is printed as Markdown and
+written to ``benchmarks/results/latest.json``.
 
 The runner needs only the standard library and wrk. The frameworks and the
 servers live in ``benchmarks/.venv``, created on the first run and reused.
@@ -28,7 +29,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from _apps import ENDPOINTS, FRAMEWORKS, FRAMEWORKS_BY_KEY, Framework, check_answer, measure_import
+from _apps import (
+    BODY_CONTENT_TYPE,
+    ENDPOINTS,
+    ENDPOINTS_BY_PATH,
+    FRAMEWORKS,
+    FRAMEWORKS_BY_KEY,
+    Framework,
+    check_answer,
+    endpoints_of,
+    measure_import,
+)
 from _report import EndpointResult, FrameworkResult, Results, render, to_json
 from _servers import (
     GUNICORN_OPTIONS,
@@ -43,7 +54,7 @@ from _servers import (
 )
 from _text import first_line
 from _venv import REPO_ROOT, VENV_DIR, SetupError, ensure_venv, installed_versions
-from _wrk import parse_wrk, run_wrk
+from _wrk import parse_wrk, request_script, run_wrk
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.json"
 IMPORT_RUNS = 7
@@ -119,11 +130,11 @@ def start_and_check(
             result.error = problem
             result.fail(first_line(problem))
             continue
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints_of(framework.key):
             error = check_answer(server.url(endpoint.path), endpoint)
             result.endpoints[endpoint.path].error = error
             verdict = "ok" if error is None else f"FAILED check: {error}"
-            print(f"  {framework.label} {endpoint.path}: {verdict}", flush=True)
+            print(f"  {framework.label} {endpoint.label}: {verdict}", flush=True)
         # A server that crashed on a request shows as checks that failed to connect.
         if (reason := exit_reason(server)) is not None:
             print(f"  {framework.label}: FAILED, the server exited: {reason}", flush=True)
@@ -138,34 +149,73 @@ def start_and_check(
             print(f"  {framework.label}: idle RSS not measured: {error}", flush=True)
 
 
+def wrk_scripts(results: Results) -> dict[str, str]:
+    """Return the wrk Lua script of each measured endpoint that sends a body, by path."""
+    measured = {path for result in results.values() for path in result.endpoints}
+    return {
+        endpoint.path: request_script(endpoint.method, endpoint.body, BODY_CONTENT_TYPE)
+        for endpoint in ENDPOINTS
+        if endpoint.body is not None and endpoint.path in measured
+    }
+
+
+def write_wrk_scripts(scripts: dict[str, str], directory: Path) -> dict[str, Path]:
+    """Write each script of ``wrk_scripts`` to a file in ``directory``; return the files."""
+    files = {}
+    for number, (path, script) in enumerate(scripts.items(), start=1):
+        files[path] = directory / f"request-{number}.lua"
+        files[path].write_text(script)
+    return files
+
+
 def measure_rounds(
-    options: argparse.Namespace, results: Results, servers: dict[str, Server]
+    options: argparse.Namespace,
+    results: Results,
+    servers: dict[str, Server],
+    scripts: dict[str, Path],
 ) -> None:
-    """Load every endpoint that passed its check, round after round, frameworks interleaved."""
+    """Load every endpoint that passed its check, round after round, frameworks interleaved.
+
+    ``scripts`` holds the wrk script file of each endpoint that needs one, by path.
+    """
     for number in range(1, options.rounds + 1):
         print(f"Round {number} of {options.rounds}:", flush=True)
         for key, server in servers.items():
             for path, endpoint in results[key].endpoints.items():
                 if endpoint.error is None:
-                    _measure(options, results[key].label, server.url(path), endpoint)
+                    url = server.url(path)
+                    _measure(options, results[key].label, url, endpoint, scripts.get(path))
 
 
-def _measure(options: argparse.Namespace, label: str, url: str, endpoint: EndpointResult) -> None:
-    """Warm ``url`` up, load it once and append the result to ``endpoint``."""
+def _measure(
+    options: argparse.Namespace,
+    label: str,
+    url: str,
+    endpoint: EndpointResult,
+    script: Path | None,
+) -> None:
+    """Warm ``url`` up, load it once and append the result to ``endpoint``.
+
+    ``script`` is the wrk Lua script that sets the request's method and body, if any.
+    """
+    name = ENDPOINTS_BY_PATH[endpoint.path].label
+    connections = options.connections
     try:
         if options.warmup:
-            run_wrk(url, seconds=options.warmup, connections=options.connections, latency=False)
-        report = run_wrk(url, seconds=options.duration, connections=options.connections)
+            run_wrk(
+                url, seconds=options.warmup, connections=connections, latency=False, script=script
+            )
+        report = run_wrk(url, seconds=options.duration, connections=connections, script=script)
         measured = parse_wrk(report)
     except (RuntimeError, ValueError) as error:
-        print(f"  {label} {endpoint.path}: wrk failed: {error}", flush=True)
+        print(f"  {label} {name}: wrk failed: {error}", flush=True)
         endpoint.rounds.append(None)
         return
     endpoint.rounds.append(measured)
     flags = f"  ⚠ {measured.non_2xx} non-2xx" if measured.non_2xx else ""
     if errors := sum(measured.socket_errors.values()):
         flags += f"  ⚠ {errors} socket errors"
-    print(f"  {label:<10} {endpoint.path:<28} {measured.requests_per_second:>10,.0f} req/s{flags}")
+    print(f"  {label:<10} {name:<28} {measured.requests_per_second:>10,.0f} req/s{flags}")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -186,7 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             framework.key,
             framework.label,
             framework.server,
-            endpoints={endpoint.path: EndpointResult(endpoint.path) for endpoint in ENDPOINTS},
+            endpoints={
+                endpoint.path: EndpointResult(endpoint.path)
+                for endpoint in endpoints_of(framework.key)
+            },
         )
         for framework in frameworks
     }
@@ -204,11 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()))
 
     measure_imports(frameworks, results)
+    scripts = wrk_scripts(results)
     servers: dict[str, Server] = {}
-    with tempfile.TemporaryDirectory(prefix="carboy-bench-") as log_dir:
+    with tempfile.TemporaryDirectory(prefix="carboy-bench-") as work_dir:
+        script_files = write_wrk_scripts(scripts, Path(work_dir))
         try:
-            start_and_check(frameworks, results, servers, Path(log_dir))
-            measure_rounds(options, results, servers)
+            start_and_check(frameworks, results, servers, Path(work_dir))
+            measure_rounds(options, results, servers, script_files)
         finally:
             for server in servers.values():
                 stop_server(server)
@@ -222,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import_runs": IMPORT_RUNS,
         "uvicorn_options": list(UVICORN_OPTIONS),
         "gunicorn_options": list(GUNICORN_OPTIONS),
+        "wrk_scripts": scripts,
     }
     print("\n" + render(results, versions, settings))
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ def test_the_public_names_are_pinned() -> None:
         "BackgroundTasks",
         "Body",
         "Carboy",
+        "Controller",
         "Cookie",
         "Depends",
         "EventSourceResponse",

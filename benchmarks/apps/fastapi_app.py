@@ -1,10 +1,11 @@
-"""The benchmark app on FastAPI: three measured endpoints among 50 routes.
+"""The benchmark app on FastAPI: four measured endpoints among 51 routes.
 
 Routes, in registration order: ``/plaintext`` and ``/json`` first, 44 filler
 routes (a collection and an item route for each of 22 resources), then
 ``/users/{id}/posts/{slug}`` as the 47th route, then three more ``/users``
-routes. FastAPI's own documentation routes (``/openapi.json``, ``/docs``, ...)
-stay on, as they are by default, and sit before these in the route list.
+routes, then the typed ``POST /items/{item_id}`` as the 51st. FastAPI's own
+documentation routes (``/openapi.json``, ``/docs``, ...) stay on, as they are
+by default, and sit before these in the route list.
 
 Handlers declare their return types, as FastAPI's documentation advises: the
 declared type is what lets FastAPI serialize straight to JSON bytes.
@@ -14,8 +15,11 @@ Serve with ``uvicorn --app-dir benchmarks/apps fastapi_app:app``.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated
+
+from fastapi import FastAPI, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
 
 RESOURCES: tuple[str, ...] = (
     "accounts", "addresses", "audits", "carts", "categories", "comments",
@@ -71,3 +75,29 @@ async def user_post(id: int, slug: str) -> dict[str, int | str]:
 _add_item_route("/users/{id}", "user_detail")
 _add_item_route("/users/{id}/posts", "user_posts")
 _add_item_route("/users/{id}/followers", "user_followers")
+
+
+class ItemIn(BaseModel):
+    """The JSON body of ``POST /items/{item_id}``."""
+
+    name: str
+    price: float = Field(gt=0)
+    tags: list[str] = []
+
+
+class ItemOut(BaseModel):
+    """The answer of ``POST /items/{item_id}``."""
+
+    id: int
+    name: str
+    price: float
+    tags: list[str]
+    q: str | None
+
+
+@app.post("/items/{item_id}")
+async def update_item(
+    item_id: int, item: ItemIn, q: Annotated[str | None, Query(max_length=50)] = None
+) -> ItemOut:
+    """Answer with the validated path, query and body, through the response model."""
+    return ItemOut(id=item_id, name=item.name, price=item.price, tags=item.tags, q=q)

@@ -1,10 +1,11 @@
 """The floor: a plain ASGI 3 callable with no framework.
 
-It answers the three measured endpoints and nothing else, and does only what
-any app must: compare the path, convert ``id``, serialize the JSON body on
-each request, send the response. It has no routing table, so it shows what
-the server and the least possible Python cost; every framework's number is
-read against it.
+It answers the three endpoints that every app serves and nothing else, and
+does only what any app must: compare the path, convert ``id``, serialize the
+JSON body on each request, send the response. It has no routing table, so it
+shows what the server and the least possible Python cost; every framework's
+number is read against it. It does not serve the typed endpoint, ``POST
+/items/{item_id}``, which only the frameworks with typed handlers serve.
 
 Serve with ``uvicorn --app-dir benchmarks/apps raw_asgi_app:app``.
 """

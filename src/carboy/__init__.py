@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from carboy.__about__ import __version__
 from carboy.app import Carboy
 from carboy.background import BackgroundTasks
+from carboy.controllers import Controller
 from carboy.datastructures import URL, Headers, QueryParams, State
 from carboy.exceptions import HTTPException, ImproperlyConfigured, WebSocketDisconnect
 from carboy.dependencies import Depends
@@ -38,6 +39,7 @@ __all__ = [
     "BackgroundTasks",
     "Body",
     "Carboy",
+    "Controller",
     "Cookie",
     "Depends",
     "EventSourceResponse",

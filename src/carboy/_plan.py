@@ -19,6 +19,8 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
+from typing_extensions import is_typeddict
+
 from carboy._callables import is_async_callable, qualname, type_hints
 from carboy.background import BackgroundTasks
 from carboy.dependencies import Depends
@@ -341,7 +343,7 @@ def _is_complex(annotation: Any) -> bool:
         return (
             hasattr(base, "model_fields")
             or dataclasses.is_dataclass(base)
-            or typing.is_typeddict(base)
+            or is_typeddict(base)
         )
     return False
 

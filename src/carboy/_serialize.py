@@ -16,6 +16,8 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
+from typing_extensions import is_typeddict
+
 from carboy._callables import qualname
 from carboy.exceptions import ResponseValidationError
 from carboy.responses import PlainTextResponse, Response, _convert, to_response
@@ -47,7 +49,7 @@ def declares_fields(annotation: Any) -> bool:
         return (
             hasattr(annotation, "model_fields")
             or dataclasses.is_dataclass(annotation)
-            or typing.is_typeddict(annotation)
+            or is_typeddict(annotation)
         )
     return False
 

@@ -15,6 +15,7 @@ from carboy.exceptions import ImproperlyConfigured
 from carboy.middleware import Middleware
 
 if TYPE_CHECKING:
+    from carboy.controllers import Controller
     from carboy.dependencies import Depends
     from carboy.responses import Response
     from carboy.types import ASGIApp, HTTPMiddleware
@@ -313,6 +314,10 @@ class Router:
                 f"The include prefix {prefix!r} must start with '/' and not end with one."
             )
         self.routes.append(Include(router, prefix))
+
+    def include_controller(self, controller: type[Controller], *args: Any, **kwargs: Any) -> None:
+        """Add a controller's routes; ``args`` and ``kwargs`` go to its constructor."""
+        self.include_router(controller.as_router(*args, **kwargs))
 
     def add_middleware(self, middleware_class: Callable[..., ASGIApp], **options: Any) -> None:
         """Wrap this router's routes in an ASGI middleware; the first added is outermost."""
