@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio.to_thread
@@ -30,8 +30,15 @@ async def run_callable(
     return await anyio.to_thread.run_sync(functools.partial(function, *args))
 
 
-def type_hints(function: Callable[..., Any]) -> dict[str, Any]:
-    """Return the resolved type hints of ``function``'s parameters, less unresolvable ones."""
+def type_hints(
+    function: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the resolved type hints of ``function``'s parameters, less unresolvable ones.
+
+    ``localns`` holds the names of the scope the function was registered in,
+    so that hints naming local functions and classes resolve, as they do for
+    handlers defined inside an app factory.
+    """
     target: Any = function
     while isinstance(target, functools.partial):
         target = target.func
@@ -41,13 +48,20 @@ def type_hints(function: Callable[..., Any]) -> dict[str, Any]:
     elif isinstance(target, type):
         # A class used as a dependency: its parameters are its constructor's.
         target = getattr(target, "__init__")  # noqa: B009
+    local = dict(localns) if localns else None
     try:
-        return typing.get_type_hints(target, include_extras=True)
+        return typing.get_type_hints(target, localns=local, include_extras=True)
     except Exception:
-        # A hint naming something only importable under TYPE_CHECKING: keep
-        # the hints that are real classes, never fail registration for it.
-        raw = getattr(target, "__annotations__", {})
-        return {name: hint for name, hint in raw.items() if not isinstance(hint, str)}
+        # One hint names something only importable under TYPE_CHECKING: keep
+        # the others, never fail registration for it.
+        hints: dict[str, Any] = {}
+        namespace = getattr(inspect.unwrap(target), "__globals__", {})
+        for name, hint in getattr(target, "__annotations__", {}).items():
+            try:
+                hints[name] = eval(hint, namespace, local) if isinstance(hint, str) else hint  # noqa: S307
+            except Exception:
+                continue
+        return hints
 
 
 def qualname(function: Any) -> str:

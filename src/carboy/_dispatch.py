@@ -89,11 +89,15 @@ class Dispatcher:
             if flat.name:
                 self._name(flat.name, compile_path(flat.path + "/{path:path}", self.app.converters))
             return
-        hints = type_hints(item.endpoint)
+        hints = type_hints(item.endpoint, item.localns)
         compiled = compile_path(flat.path, self.app.converters, hints)
         dependencies = [d for router in flat.routers for d in router.dependencies]
         plan = self.builder.build(
-            item.endpoint, flat.path, compiled.param_names, [*dependencies, *item.dependencies]
+            item.endpoint,
+            flat.path,
+            compiled.param_names,
+            [*dependencies, *item.dependencies],
+            item.localns,
         )
         if plan.kind in ("asyncgen", "gen"):
             raise ImproperlyConfigured(

@@ -136,6 +136,7 @@ class PlanBuilder:
         path: str,
         path_param_names: Sequence[str] = (),
         extra_dependencies: Sequence[Depends] = (),
+        localns: Mapping[str, Any] | None = None,
     ) -> Dependant:
         """Make the plan of ``call`` for a route of ``path``.
 
@@ -144,8 +145,10 @@ class PlanBuilder:
         """
         plan = Dependant(call=call, kind=_kind(call), path=path)
         for depends in extra_dependencies:
-            plan.dependencies.append((None, depends, self._sub(depends, None, path, path_param_names)))
-        hints = type_hints(call)
+            plan.dependencies.append(
+                (None, depends, self._sub(depends, None, path, path_param_names, localns))
+            )
+        hints = type_hints(call, localns)
         signature = _signature(call)
         body: list[tuple[BodyField, Param | None]] = []
         form: list[tuple[BodyField, Param | None]] = []
@@ -154,7 +157,7 @@ class PlanBuilder:
                 continue
             annotation, marker = _unwrap(hints.get(name, Any), parameter.default)
             if isinstance(marker, Depends):
-                sub = self._sub(marker, annotation, path, path_param_names)
+                sub = self._sub(marker, annotation, path, path_param_names, localns)
                 plan.dependencies.append((name, marker, sub))
                 continue
             if marker is None and _is_connection(annotation, name, hints):
@@ -166,9 +169,14 @@ class PlanBuilder:
             provider = self.providers.get(annotation) if marker is None else None
             if provider is not None:
                 depends = Depends(provider)
-                plan.dependencies.append((name, depends, self._sub(depends, annotation, path, path_param_names)))
+                sub = self._sub(depends, annotation, path, path_param_names, localns)
+                plan.dependencies.append((name, depends, sub))
                 continue
-            source = marker.source if marker is not None else _source_of(name, annotation, path_param_names)
+            source = (
+                marker.source
+                if marker is not None
+                else _source_of(name, annotation, path_param_names)
+            )
             default = _default_of(parameter, marker)
             if source == "path":
                 if name not in path_param_names:
@@ -176,7 +184,9 @@ class PlanBuilder:
                         f"{qualname(call)} declares {name!r} a path parameter, but {path!r} has "
                         f"no {{{name}}}. Add it to the path, or take it from elsewhere."
                     )
-                if marker is None and (annotation in _PATH_NATIVE or _is_uuid(annotation) or annotation is Any):
+                if marker is None and (
+                    annotation in _PATH_NATIVE or _is_uuid(annotation) or annotation is Any
+                ):
                     plan.path_args.append(name)
                     continue
             field = _field(marker, default)
@@ -211,6 +221,7 @@ class PlanBuilder:
         annotation: Any,
         path: str,
         path_param_names: Sequence[str],
+        localns: Mapping[str, Any] | None,
     ) -> Dependant:
         call = depends.dependency or annotation
         if call is None or call is Any or not callable(call):
@@ -221,7 +232,7 @@ class PlanBuilder:
         key = (call, path)
         plan = self._cache.get(key)
         if plan is None:
-            plan = self.build(call, path, path_param_names)
+            plan = self.build(call, path, path_param_names, (), localns)
             self._cache[key] = plan
         return plan if depends.use_cache else dataclasses.replace(plan, use_cache=False)
 
@@ -253,7 +264,9 @@ class PlanBuilder:
             plan.form_adapter = TypeAdapter(only.annotation)
             model_fields = getattr(only.annotation, "model_fields", {})
             plan.form_list_fields = frozenset(
-                info.alias or key for key, info in model_fields.items() if _is_sequence(info.annotation)
+                info.alias or key
+                for key, info in model_fields.items()
+                if _is_sequence(info.annotation)
             )
             return
         plan.form_embedded = True
@@ -274,11 +287,17 @@ def _signature(call: Callable[..., Any]) -> inspect.Signature:
     try:
         return inspect.signature(call)
     except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"carboy cannot read the signature of {qualname(call)}.") from None
+        raise ImproperlyConfigured(
+            f"carboy cannot read the signature of {qualname(call)}."
+        ) from None
 
 
 def _kind(call: Callable[..., Any]) -> Kind:
-    target = call if inspect.isfunction(call) or inspect.ismethod(call) else getattr(type(call), "__call__", call)
+    target = (
+        call
+        if inspect.isfunction(call) or inspect.ismethod(call)
+        else getattr(type(call), "__call__", call)
+    )
     if inspect.isasyncgenfunction(target):
         return "asyncgen"
     if inspect.isgeneratorfunction(target):
@@ -340,11 +359,7 @@ def _is_complex(annotation: Any) -> bool:
     if isinstance(base, type):
         if issubclass(base, (str, bytes, int, float, enum.Enum)):
             return False
-        return (
-            hasattr(base, "model_fields")
-            or dataclasses.is_dataclass(base)
-            or is_typeddict(base)
-        )
+        return hasattr(base, "model_fields") or dataclasses.is_dataclass(base) or is_typeddict(base)
     return False
 
 
@@ -358,7 +373,10 @@ def _is_upload(annotation: Any) -> bool:
 
 
 def _is_uuid(annotation: Any) -> bool:
-    return getattr(annotation, "__module__", None) == "uuid" and getattr(annotation, "__name__", "") == "UUID"
+    return (
+        getattr(annotation, "__module__", None) == "uuid"
+        and getattr(annotation, "__name__", "") == "UUID"
+    )
 
 
 def _source_of(name: str, annotation: Any, path_param_names: Sequence[str]) -> str:
@@ -374,7 +392,9 @@ def _source_of(name: str, annotation: Any, path_param_names: Sequence[str]) -> s
 def _default_of(parameter: inspect.Parameter, marker: Param | None) -> Any:
     if marker is not None and marker.has_default:
         return marker.field_options["default"]
-    if parameter.default is not inspect.Parameter.empty and not isinstance(parameter.default, Param):
+    if parameter.default is not inspect.Parameter.empty and not isinstance(
+        parameter.default, Param
+    ):
         return parameter.default
     return ...
 
@@ -473,7 +493,9 @@ async def _dependency(
     if overrides:
         replacement = overrides.get(call)
         if replacement is not None:
-            plan = builder.build(replacement, plan.path, list(connection.scope.get("path_params", {})))
+            plan = builder.build(
+                replacement, plan.path, list(connection.scope.get("path_params", {}))
+            )
             call = replacement
     cache: dict[Any, Any] | None = None
     if plan.use_cache:
@@ -489,7 +511,9 @@ async def _dependency(
     return value
 
 
-async def call_plan(plan: Dependant, kwargs: dict[str, Any], stack: contextlib.AsyncExitStack | None) -> Any:
+async def call_plan(
+    plan: Dependant, kwargs: dict[str, Any], stack: contextlib.AsyncExitStack | None
+) -> Any:
     """Call ``plan.call`` with ``kwargs``: await, thread, or enter its generator."""
     import functools
 
@@ -659,7 +683,9 @@ async def solve_without_request(
     async def never(*_: Any) -> Any:
         raise RuntimeError("No request: this connection stands in for app.resolve().")
 
-    connection = HTTPConnection({"type": "carboy.resolve", "headers": [], "path_params": {}}, never, never)
+    connection = HTTPConnection(
+        {"type": "carboy.resolve", "headers": [], "path_params": {}}, never, never
+    )
     call = overrides.get(plan.call)
     if call is not None:
         plan = builder.build(call, plan.path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+from contextlib import AbstractAsyncContextManager
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -208,8 +210,7 @@ class Carboy(Router):
         self._check_open(f"provide {getattr(annotation, '__name__', annotation)!r}")
         self.providers[annotation] = provider
 
-    @contextlib.asynccontextmanager
-    async def resolve(self, dependency: Callable[..., Any]) -> AsyncIterator[Any]:
+    def resolve(self, dependency: Callable[..., Any]) -> AbstractAsyncContextManager[Any]:
         """Run a dependency outside any request: in a CLI command, a task, at startup.
 
         Its own dependencies and providers are resolved as in a request;
@@ -224,10 +225,17 @@ class Carboy(Router):
             ImproperlyConfigured: when the dependency needs something only a
                 request has (the request, parameters, a body).
         """
+        # Hints that name the caller's local functions resolve there.
+        return self._resolve(dependency, dict(sys._getframe(1).f_locals))
+
+    @contextlib.asynccontextmanager
+    async def _resolve(
+        self, dependency: Callable[..., Any], localns: dict[str, Any]
+    ) -> AsyncIterator[Any]:
         from carboy._plan import PlanBuilder, solve_without_request
 
         builder = PlanBuilder(self.providers)
-        plan = builder.build(dependency, "(outside a request)")
+        plan = builder.build(dependency, "(outside a request)", localns=localns)
         async with contextlib.AsyncExitStack() as stack:
             yield await solve_without_request(plan, stack, self.dependency_overrides, builder)
 

@@ -8,6 +8,7 @@ table once, when the app starts.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -95,6 +96,7 @@ class Route:
         self.deprecated = deprecated
         self.operation_id = operation_id
         self.responses = dict(responses or {})
+        self.localns: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         methods = ", ".join(sorted(self.methods))
@@ -118,6 +120,7 @@ class WebSocketRoute:
         self.endpoint = endpoint
         self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
         self.dependencies = list(dependencies)
+        self.localns: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
@@ -244,7 +247,9 @@ class Router:
         """
 
         def decorator(endpoint: F) -> F:
-            self.add_route(path, endpoint, methods=methods, **options)
+            route = self.add_route(path, endpoint, methods=methods, **options)
+            # Hints that name local functions (an app factory's) resolve there.
+            route.localns = dict(sys._getframe(1).f_locals)
             return endpoint
 
         return decorator
@@ -294,7 +299,8 @@ class Router:
         """
 
         def decorator(endpoint: F) -> F:
-            self.add_websocket_route(path, endpoint, name=name)
+            route = self.add_websocket_route(path, endpoint, name=name)
+            route.localns = dict(sys._getframe(1).f_locals)
             return endpoint
 
         return decorator
