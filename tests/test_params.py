@@ -36,6 +36,9 @@ def problem_errors(response: Any) -> list[dict[str, str]]:
     return body["errors"]  # type: ignore[no-any-return]
 
 
+INT_PARSING = "Input should be a valid integer, unable to parse string as an integer"
+
+
 class Color(enum.Enum):
     RED = "red"
     GREEN = "green"
@@ -203,7 +206,7 @@ def test_query_parameters_are_converted_with_defaults() -> None:
             [
                 {
                     "location": "query.limit",
-                    "message": "Input should be a valid integer, unable to parse string as an integer",
+                    "message": INT_PARSING,
                     "type": "int_parsing",
                 }
             ],

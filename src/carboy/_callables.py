@@ -17,8 +17,10 @@ def is_async_callable(function: Any) -> bool:
         function = function.func
     if inspect.iscoroutinefunction(function):
         return True
-    call = getattr(type(function), "__call__", None) if not inspect.isfunction(function) else None
-    return call is not None and inspect.iscoroutinefunction(call)
+    if inspect.isfunction(function) or not callable(function):
+        return False
+    # An instance with an async __call__ method.
+    return inspect.iscoroutinefunction(type(function).__call__)
 
 
 async def run_callable(
@@ -58,7 +60,7 @@ def type_hints(
         namespace = getattr(inspect.unwrap(target), "__globals__", {})
         for name, hint in getattr(target, "__annotations__", {}).items():
             try:
-                hints[name] = eval(hint, namespace, local) if isinstance(hint, str) else hint  # noqa: S307
+                hints[name] = eval(hint, namespace, local) if isinstance(hint, str) else hint
             except Exception:
                 continue
         return hints

@@ -12,7 +12,10 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from carboy._callables import is_async_callable, run_callable, type_hints
+from carboy._plan import Dependant, PlanBuilder, call_plan, solve
 from carboy._routetable import CompiledPath, RouteTable, compile_path
+from carboy._serialize import make_converter
 from carboy.exceptions import (
     ClientDisconnect,
     HTTPException,
@@ -21,9 +24,6 @@ from carboy.exceptions import (
     WebSocketDisconnect,
     WebSocketException,
 )
-from carboy._callables import is_async_callable, run_callable, type_hints
-from carboy._plan import Dependant, PlanBuilder, call_plan, solve
-from carboy._serialize import make_converter
 from carboy.problems import error_response
 from carboy.requests import HTTPConnection, Request
 from carboy.responses import RedirectResponse, Response, to_response

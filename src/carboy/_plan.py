@@ -258,7 +258,7 @@ class PlanBuilder:
         from pydantic import TypeAdapter
 
         plan.form_fields = [field for field, _ in form]
-        only, marker = form[0]
+        only = form[0][0]
         if len(form) == 1 and _is_complex(only.annotation):
             # A model built from the form's fields.
             plan.form_adapter = TypeAdapter(only.annotation)
@@ -293,11 +293,10 @@ def _signature(call: Callable[..., Any]) -> inspect.Signature:
 
 
 def _kind(call: Callable[..., Any]) -> Kind:
-    target = (
-        call
-        if inspect.isfunction(call) or inspect.ismethod(call)
-        else getattr(type(call), "__call__", call)
-    )
+    target: Any = call
+    if not (inspect.isfunction(call) or inspect.ismethod(call) or isinstance(call, type)):
+        # An instance used as a dependency: what runs is its __call__ method.
+        target = type(call).__call__
     if inspect.isasyncgenfunction(target):
         return "asyncgen"
     if inspect.isgeneratorfunction(target):

@@ -58,6 +58,10 @@ def response_model_of(route: Route, return_hint: Any) -> Any:
     """Return the route's response model, or ``_NO_MODEL``."""
     if route.response_model is not None:
         return route.response_model
+    args = get_args(return_hint)
+    if get_origin(return_hint) is tuple and len(args) in (2, 3) and args[1] is int:
+        # (body, status) or (body, status, headers): the body's type is the model.
+        return_hint = args[0]
     if return_hint is not None and declares_fields(return_hint):
         if isinstance(return_hint, type) and issubclass(return_hint, Response):
             return _NO_MODEL

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from contextlib import AbstractAsyncContextManager
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 from carboy._dispatch import Dispatcher
 from carboy.converters import Converter, default_converters
-from carboy.dependencies import Depends
-from carboy.openapi_config import OpenAPIConfig
 from carboy.datastructures import State
+from carboy.dependencies import Depends
 from carboy.exceptions import ImproperlyConfigured, NoRouteFound
 from carboy.middleware import Middleware
+from carboy.openapi_config import OpenAPIConfig
 from carboy.requests import Limits
 from carboy.routing import RouteLike, Router
 from carboy.types import ASGIApp, Extension, Lifespan, Receive, Scope, Send

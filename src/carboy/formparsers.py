@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
-from typing import Any
 from tempfile import SpooledTemporaryFile
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import anyio

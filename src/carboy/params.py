@@ -59,27 +59,27 @@ class Param:
         return f"{self.source.capitalize()}({options})"
 
 
-def Query(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802 - reads as a type
+def Query(default: Any = _UNSET, **options: Any) -> Any:
     """Take the parameter from the query string; ``alias`` names it there."""
     return Param("query", default, **options)
 
 
-def Path(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802
+def Path(default: Any = _UNSET, **options: Any) -> Any:
     """Take the parameter from the path, with constraints such as ``ge=1``."""
     return Param("path", default, **options)
 
 
-def Header(default: Any = _UNSET, *, convert_underscores: bool = True, **options: Any) -> Any:  # noqa: N802
+def Header(default: Any = _UNSET, *, convert_underscores: bool = True, **options: Any) -> Any:
     """Take the parameter from a header: ``user_agent`` reads ``User-Agent``."""
     return Param("header", default, convert_underscores=convert_underscores, **options)
 
 
-def Cookie(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802
+def Cookie(default: Any = _UNSET, **options: Any) -> Any:
     """Take the parameter from a cookie of its name (or ``alias``)."""
     return Param("cookie", default, **options)
 
 
-def Body(default: Any = _UNSET, *, embed: bool = False, **options: Any) -> Any:  # noqa: N802
+def Body(default: Any = _UNSET, *, embed: bool = False, **options: Any) -> Any:
     """Take the parameter from the JSON body.
 
     Args:
@@ -91,11 +91,11 @@ def Body(default: Any = _UNSET, *, embed: bool = False, **options: Any) -> Any: 
     return Param("body", default, embed=embed, **options)
 
 
-def Form(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802
+def Form(default: Any = _UNSET, **options: Any) -> Any:
     """Take the parameter from a form field, or build a model from the form's fields."""
     return Param("form", default, **options)
 
 
-def File(default: Any = _UNSET, **options: Any) -> Any:  # noqa: N802
+def File(default: Any = _UNSET, **options: Any) -> Any:
     """Take the parameter from an uploaded file of a multipart form."""
     return Param("file", default, **options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from carboy.datastructures import Headers
@@ -51,7 +51,8 @@ def error_response(
         extensions: Extra members of the problem object (RFC 9457 3.2).
     """
     if prefers_html(headers):
-        return HTMLResponse(_page(status_code, title, detail), status_code, extra_headers)
+        errors = (extensions or {}).get("errors") or ()
+        return HTMLResponse(_page(status_code, title, detail, errors), status_code, extra_headers)
     problem: dict[str, Any] = {
         "type": "about:blank",
         "title": title,
@@ -63,11 +64,20 @@ def error_response(
     return ProblemResponse(problem, status_code, extra_headers)
 
 
-def _page(status_code: int, title: str, detail: str) -> str:
+def _page(
+    status_code: int, title: str, detail: str, errors: Sequence[Mapping[str, Any]] = ()
+) -> str:
     from html import escape
 
     heading = escape(f"{status_code} {title}")
     paragraph = "" if detail == title else f"\n<p>{escape(detail)}</p>"
+    if errors:
+        items = "".join(
+            f"\n<li><code>{escape(str(error.get('location', '')))}</code>: "
+            f"{escape(str(error.get('message', '')))}</li>"
+            for error in errors
+        )
+        paragraph += f"\n<ul>{items}\n</ul>"
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{heading}</title>\n</head>\n<body>\n<h1>{heading}</h1>{paragraph}\n"
