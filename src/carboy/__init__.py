@@ -12,8 +12,8 @@ from carboy.app import Carboy
 from carboy.background import BackgroundTasks
 from carboy.controllers import Controller
 from carboy.datastructures import URL, Headers, QueryParams, State
-from carboy.exceptions import HTTPException, ImproperlyConfigured, WebSocketDisconnect
 from carboy.dependencies import Depends
+from carboy.exceptions import HTTPException, ImproperlyConfigured, WebSocketDisconnect
 from carboy.middleware import Middleware
 from carboy.openapi_config import OpenAPIConfig
 from carboy.params import Body, Cookie, File, Form, Header, Path, Query
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from carboy.sse import EventSourceResponse, ServerSentEvent
 
 __all__ = [
+    "URL",
     "BackgroundTasks",
     "Body",
     "Carboy",
@@ -68,7 +69,6 @@ __all__ = [
     "Settings",
     "State",
     "StreamingResponse",
-    "URL",
     "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
