@@ -79,3 +79,29 @@ def test_the_serve_command_serves_the_demo_home_page() -> None:
     assert "<h1>carboy is running</h1>" in response.text
     # carboy run is the development server: debug is on.
     assert api.json() == {"ok": True, "debug": True}
+
+
+def test_the_readme_python_snippets_run() -> None:
+    from carboy.testing import TestClient
+
+    snippets = re.findall(r"```python\n(.*?)```", README, re.S)
+    hello: dict[str, object] = {}
+    typed: dict[str, object] = {}
+    exec(compile(snippets[0], "README.md", "exec"), hello)
+    exec(compile(snippets[1], "README.md", "exec"), typed)
+
+    hello_client = TestClient(hello["app"])  # type: ignore[arg-type]
+    typed_client = TestClient(typed["app"], headers={"x-api-key": "k"})  # type: ignore[arg-type]
+
+    assert hello_client.get("/").json() == {"message": "Hello, World!"}
+    assert hello_client.get("/users/abc").status_code == 404
+    assert typed_client.post("/items/3", json={"name": "a", "price": 2}).json() == {
+        "name": "a",
+        "price": 2.0,
+        "id": 1,
+    }
+    invalid = typed_client.post("/items/3?notify=perhaps", json={"name": "a", "price": 0})
+    assert [error["location"] for error in invalid.json()["errors"]] == [
+        "query.notify",
+        "body.price",
+    ]
