@@ -477,3 +477,33 @@ def test_websocket_exception_after_the_handler_closed_ends_quietly() -> None:
         session.receive_text()
 
     assert info.value.code == 1000
+
+
+def test_websocket_handlers_take_typed_query_parameters_and_dependencies() -> None:
+    from typing import Annotated
+
+    from carboy import Depends
+
+    app = Carboy()
+
+    async def room_name(room: str) -> str:
+        return room.upper()
+
+    @app.websocket("/ws/{room}")
+    async def chat(
+        websocket: WebSocket, token: str, name: Annotated[str, Depends(room_name)]
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_json({"token": token, "room": name})
+        await websocket.close()
+
+    with TestClient(app) as client:
+        with client.websocket_connect("/ws/lobby?token=t1") as session:
+            first = session.receive_json()
+        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws/lobby"):
+            pass
+
+    assert first == {"token": "t1", "room": "LOBBY"}
+    # RFC 6455 7.4.1: 1008, a policy violation; the reason says what was wrong.
+    assert refused.value.code == 1008
+    assert refused.value.reason == "The request is not valid: 1 error was found."
