@@ -663,3 +663,64 @@ def test_a_generator_handler_is_refused_with_the_fix() -> None:
         "'/stream' is a generator. Return a StreamingResponse (or EventSourceResponse) of the "
         "generator instead."
     )
+
+
+def test_a_path_alias_maps_a_template_name_to_a_python_name() -> None:
+    aliased = Carboy()
+
+    @aliased.get("/items/{itemId}")
+    async def item(item_id: Annotated[int, Path(alias="itemId", ge=1)]) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    client = TestClient(aliased)
+
+    assert client.get("/items/5").json() == {"item_id": 5}
+    assert problem_errors(client.get("/items/0")) == [
+        {
+            "location": "path.itemId",
+            "message": "Input should be greater than or equal to 1",
+            "type": "greater_than_equal",
+        }
+    ]
+    parameters = client.get("/openapi.json").json()["paths"]["/items/{itemId}"]["get"]["parameters"]
+    assert parameters == [
+        {
+            "name": "itemId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    ]
+
+
+def test_a_deprecated_body_is_accepted_and_documented() -> None:
+    documented = Carboy()
+
+    @documented.post("/legacy")
+    async def legacy(user: Annotated[User, Body(deprecated=True)]) -> dict[str, str]:
+        return {"name": user.name}
+
+    client = TestClient(documented)
+
+    assert client.post("/legacy", json={"name": "A", "email": "e", "age": 1}).json() == {
+        "name": "A"
+    }
+
+
+def test_models_of_handlers_with_the_same_name_get_distinct_names() -> None:
+    twice = Carboy()
+
+    async def create(a: Annotated[int, Body()], b: Annotated[int, Body()]) -> int:
+        return a + b
+
+    twice.add_route("/one", create, methods=["POST"], name="one")
+    twice.add_route("/two", create, methods=["POST"], name="two")
+
+    schemas = TestClient(twice).get("/openapi.json").json()["components"]["schemas"]
+
+    assert sorted(schemas) == [
+        "CreateBody",
+        "CreateBody2",
+        "ValidationErrorItem",
+        "ValidationProblem",
+    ]

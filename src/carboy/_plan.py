@@ -129,6 +129,16 @@ class PlanBuilder:
     def __init__(self, providers: Mapping[Any, Callable[..., Any]] | None = None) -> None:
         self.providers = dict(providers or {})
         self._cache: dict[tuple[Any, str], Dependant] = {}
+        self._model_names: set[str] = set()
+
+    def _unique(self, name: str) -> str:
+        """Return ``name``, numbered if taken: models become named OpenAPI components."""
+        unique, number = name, 1
+        while unique in self._model_names:
+            number += 1
+            unique = f"{name}{number}"
+        self._model_names.add(unique)
+        return unique
 
     def build(
         self,
@@ -179,7 +189,7 @@ class PlanBuilder:
             )
             default = _default_of(parameter, marker)
             if source == "path":
-                if name not in path_param_names:
+                if _alias(name, marker, source) not in path_param_names:
                     raise ImproperlyConfigured(
                         f"{qualname(call)} declares {name!r} a path parameter, but {path!r} has "
                         f"no {{{name}}}. Add it to the path, or take it from elsewhere."
@@ -201,7 +211,7 @@ class PlanBuilder:
                 )
         if plan.parameters:
             plan.params_model = _model(
-                f"{_model_name(call)}Parameters",
+                self._unique(f"{_model_name(call)}Parameters"),
                 {param.name: (param.annotation, param.field) for param in plan.parameters},
             )
         if body and form:
@@ -244,7 +254,7 @@ class PlanBuilder:
         plan.body_embedded = embed
         if embed:
             model = _model(
-                f"{_model_name(plan.call)}Body",
+                self._unique(f"{_model_name(plan.call)}Body"),
                 {field.alias: (field.annotation, field.field) for field in plan.body_fields},
             )
             plan.body_adapter = TypeAdapter(model)
@@ -271,7 +281,7 @@ class PlanBuilder:
             return
         plan.form_embedded = True
         model = _model(
-            f"{_model_name(plan.call)}Form",
+            self._unique(f"{_model_name(plan.call)}Form"),
             {field.alias: (field.annotation, field.field) for field in plan.form_fields},
         )
         plan.form_adapter = TypeAdapter(model)
@@ -417,6 +427,13 @@ def _alias(name: str, marker: Param | None, source: str) -> str:
 
 
 def _annotated(annotation: Any, field: FieldInfo) -> Any:
+    if field.deprecated is not None:
+        # pydantic refuses `deprecated` on a bare type; it only documents the
+        # parameter, which the OpenAPI document reads from the plan's field.
+        from copy import copy
+
+        field = copy(field)
+        field.deprecated = None
     return Annotated[annotation, field]
 
 
@@ -564,7 +581,7 @@ def _validate_parameters(
                 cookies = connection.cookies
             value = cookies.get(param.alias)
         else:
-            value = connection.scope["path_params"].get(param.name)
+            value = connection.scope["path_params"].get(param.alias)
         if value is not None and value != []:
             raw[param.name] = value
     model = plan.params_model

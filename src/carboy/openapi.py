@@ -191,9 +191,7 @@ class _DocumentBuilder:
         declared: dict[tuple[str, str], Parameter] = {}
         for plan in plans:
             for param in plan.parameters:
-                # Path values are looked up by the parameter's name, the rest by alias.
-                wire_name = param.name if param.source == "path" else param.alias
-                declared.setdefault((param.source, wire_name), param)
+                declared.setdefault((param.source, param.alias), param)
         result = []
         for name, converter in _path_converters(compiled):
             if ("path", name) not in declared:
