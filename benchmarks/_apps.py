@@ -19,15 +19,41 @@ IMPORT_TIMEOUT = 60.0
 # Every request body, in the checks and under load, is JSON.
 BODY_CONTENT_TYPE = "application/json"
 
-# Runs in a fresh interpreter; argv holds the apps directory, the module and
-# the attribute that holds the built app. Interpreter startup is not timed.
+HELLO_DIR = APPS_DIR / "hello"
+
+# Runs in a fresh interpreter; argv holds the hello apps' directory, the
+# module, the attribute that holds the built app, and whether it is an ASGI
+# app. It prints two times: the import and build, then the same plus an ASGI
+# app's lifespan startup, where a framework may do work it put off at import
+# (carboy compiles its routes and reads its settings then). Interpreter
+# startup is not timed.
 _IMPORT_PROBE = """\
-import sys, time
+import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
+
+async def start_up(app):
+    inbox = [{"type": "lifespan.startup"}]
+    started = asyncio.Event()
+    async def receive():
+        if inbox:
+            return inbox.pop()
+        await asyncio.Event().wait()
+    async def send(message):
+        started.set()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.ensure_future(app(scope, receive, send))
+    waiter = asyncio.ensure_future(started.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    task.cancel()
+    waiter.cancel()
+
 start = time.perf_counter()
 module = __import__(sys.argv[2])
-getattr(module, sys.argv[3])
-print(f"{(time.perf_counter() - start) * 1000:.3f}")
+app = getattr(module, sys.argv[3])
+built = time.perf_counter()
+if sys.argv[4] == "asgi":
+    asyncio.run(start_up(app))
+print(f"{(built - start) * 1000:.3f} {(time.perf_counter() - start) * 1000:.3f}")
 """
 
 
@@ -173,24 +199,28 @@ def check_answer(url: str, endpoint: Endpoint) -> str | None:
     return None
 
 
-def measure_import(framework: Framework, runs: int) -> tuple[list[float], str | None]:
-    """Time importing and building ``framework``'s app in ``runs`` fresh interpreters.
+def measure_import(framework: Framework, runs: int) -> tuple[list[float], list[float], str | None]:
+    """Time importing, building and starting ``framework``'s hello app in fresh interpreters.
 
-    Every app builds itself at import (Django's calls ``get_wsgi_application()``
-    at module level), so importing the module and reading its app is the
-    whole of import-and-build.
+    The hello app (``apps/hello/``) is one route answering a dict, the app a
+    user writes first. Every app builds itself at import (Django's calls
+    ``get_wsgi_application()`` at module level); an ASGI app's lifespan
+    startup is timed too, as some frameworks put work off until then.
 
     Returns:
-        The times in milliseconds, and why a run failed if one did.
+        The import-and-build times and the import-build-and-start times, in
+        milliseconds, and why a run failed if one did.
     """
     times: list[float] = []
+    started: list[float] = []
     command = [
         str(venv_python()),
         "-c",
         _IMPORT_PROBE,
-        str(APPS_DIR),
-        framework.module,
+        str(HELLO_DIR),
+        framework.module.replace("_app", "_hello"),
         framework.attribute,
+        "asgi" if framework.server == "uvicorn" else "wsgi",
     ]
     for _ in range(runs):
         try:
@@ -203,8 +233,10 @@ def measure_import(framework: Framework, runs: int) -> tuple[list[float], str | 
                 cwd=APPS_DIR,
             )
         except subprocess.TimeoutExpired:
-            return [], f"import did not finish within {IMPORT_TIMEOUT:.0f} s"
+            return [], [], f"import did not finish within {IMPORT_TIMEOUT:.0f} s"
         if completed.returncode != 0:
-            return [], f"import failed:\n{last_lines(completed.stderr, 6)}"
-        times.append(float(completed.stdout.strip().splitlines()[-1]))
-    return times, None
+            return [], [], f"import failed:\n{last_lines(completed.stderr, 6)}"
+        build_ms, start_ms = completed.stdout.strip().splitlines()[-1].split()
+        times.append(float(build_ms))
+        started.append(float(start_ms))
+    return times, started, None

@@ -61,6 +61,7 @@ class FrameworkResult:
     endpoints: dict[str, EndpointResult]
     error: str | None = None
     import_ms_runs: list[float] = field(default_factory=list)
+    startup_ms_runs: list[float] = field(default_factory=list)
     import_error: str | None = None
     idle_rss_mib: float | None = None
     rss_process: str = ""
@@ -69,6 +70,11 @@ class FrameworkResult:
     def import_ms(self) -> float | None:
         """Median import-and-build time, None when it was not measured."""
         return statistics.median(self.import_ms_runs) if self.import_ms_runs else None
+
+    @property
+    def startup_ms(self) -> float | None:
+        """Median import, build and lifespan startup time, None when not measured."""
+        return statistics.median(self.startup_ms_runs) if self.startup_ms_runs else None
 
     def fail(self, reason: str) -> None:
         """Mark every endpoint of this framework as failed for ``reason``."""
@@ -144,19 +150,25 @@ def throughput_table(results: Results, rounds: int) -> str:
 
 
 def footprint_table(results: Results) -> str:
-    """Render import-and-build time and idle memory as a Markdown table."""
+    """Render the hello app's import-and-build time, with startup, and idle memory."""
     carboy = results.get("carboy")
     carboy_ms = carboy.import_ms if carboy else None
+    carboy_start = carboy.startup_ms if carboy else None
     carboy_mib = carboy.idle_rss_mib if carboy else None
-    header = ["framework", "import+build ms", "vs carboy", "idle RSS MiB", "vs carboy", "RSS of"]
+    header = ["framework", "import+build ms", "vs carboy", "+startup ms", "vs carboy"]
+    header += ["idle RSS MiB", "vs carboy", "RSS of"]
     lines = [_row(header), _row(["---"] * len(header))]
     for result in results.values():
-        import_cell = "**FAILED**" if result.import_error else _fmt(result.import_ms, ".1f")
+        failed = result.import_error is not None
+        import_cell = "**FAILED**" if failed else _fmt(result.import_ms, ".1f")
+        startup_cell = "**FAILED**" if failed else _fmt(result.startup_ms, ".1f")
         rss_cell = _fmt(result.idle_rss_mib, ".1f", "**FAILED**")
         cells = [
             result.label,
             import_cell,
             _fmt(_ratio(result.import_ms, carboy_ms), ".2f"),
+            startup_cell,
+            _fmt(_ratio(result.startup_ms, carboy_start), ".2f"),
             rss_cell,
             _fmt(_ratio(result.idle_rss_mib, carboy_mib), ".2f"),
             result.rss_process or "—",
@@ -241,7 +253,8 @@ def header_text(versions: dict[str, str], settings: dict[str, Any]) -> str:
         f"{scripts_note}"
         f"median req/s is the median over rounds; vs raw and vs carboy are per-round "
         f"ratios, then their median; import+build ms is the median of "
-        f"{settings['import_runs']} fresh interpreters."
+        f"{settings['import_runs']} fresh interpreters importing each framework's hello app "
+        f"(`apps/hello/`, one route); +startup ms adds an ASGI app's lifespan startup."
     )
 
 
@@ -266,6 +279,7 @@ def to_json(results: Results, versions: dict[str, str], settings: dict[str, Any]
     for key, result in results.items():
         data = asdict(result)
         data["import_ms"] = result.import_ms
+        data["startup_ms"] = result.startup_ms
         for path, endpoint in result.endpoints.items():
             data["endpoints"][path].update(
                 median_requests_per_second=endpoint.median_rate,

@@ -102,11 +102,17 @@ def measure_imports(frameworks: Sequence[Framework], results: Results) -> None:
         result = results[framework.key]
         if result.import_error is not None:
             continue
-        result.import_ms_runs, result.import_error = measure_import(framework, IMPORT_RUNS)
+        result.import_ms_runs, result.startup_ms_runs, result.import_error = measure_import(
+            framework, IMPORT_RUNS
+        )
         if result.import_error is not None:
             print(f"  {framework.label}: FAILED: {result.import_error}", flush=True)
         else:
-            print(f"  {framework.label}: {result.import_ms:.1f} ms", flush=True)
+            print(
+                f"  {framework.label}: {result.import_ms:.1f} ms, "
+                f"{result.startup_ms:.1f} ms with startup",
+                flush=True,
+            )
 
 
 def start_and_check(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -232,3 +233,56 @@ def test_benchmark_app_registers_users_posts_route_47th_of_50_then_the_typed_rou
     assert len(set(routes)) == len(routes)
     assert routes.index(users_posts_route) == 46
     assert routes[50:] == typed_routes
+
+
+HELLO_DIR = APPS_DIR / "hello"
+# Each hello app answers GET / in a fresh interpreter: Django's settings can
+# be configured once per process, and the benchmark app configures them too.
+_HELLO_PROBE = """\
+import sys, httpx
+sys.path.insert(0, sys.argv[1])
+app = getattr(__import__(sys.argv[2]), sys.argv[3])
+if sys.argv[4] == "asgi":
+    import anyio
+    async def get():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.get("/")
+    response = anyio.run(get)
+else:
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver") as c:
+        response = c.get("/")
+print(response.status_code, response.headers["content-type"], response.text)
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "attribute", "kind"),
+    [
+        ("carboy_hello", "app", "asgi"),
+        ("starlette_hello", "app", "asgi"),
+        ("fastapi_hello", "app", "asgi"),
+        ("litestar_hello", "app", "asgi"),
+        ("raw_asgi_hello", "app", "asgi"),
+        ("flask_hello", "app", "wsgi"),
+        ("django_hello", "application", "wsgi"),
+    ],
+)
+def test_hello_app_of_the_import_time_measure_answers(
+    module: str, attribute: str, kind: str
+) -> None:
+    import subprocess
+
+    completed = subprocess.run(
+        [sys.executable, "-c", _HELLO_PROBE, str(HELLO_DIR), module, attribute, kind],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    status, content_type, body = completed.stdout.strip().split(" ", 2)
+    assert status == "200"
+    assert content_type == "application/json"
+    assert json.loads(body) == {"message": "Hello, World!"}

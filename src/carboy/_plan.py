@@ -19,8 +19,6 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from typing_extensions import is_typeddict
-
 from carboy._callables import is_async_callable, qualname, type_hints
 from carboy.background import BackgroundTasks
 from carboy.dependencies import Depends
@@ -370,6 +368,18 @@ def _is_complex(annotation: Any) -> bool:
             return False
         return hasattr(base, "model_fields") or dataclasses.is_dataclass(base) or is_typeddict(base)
     return False
+
+
+def is_typeddict(annotation: Any) -> bool:
+    """Tell whether ``annotation`` is a TypedDict, of ``typing`` or ``typing_extensions``."""
+    # Both kinds are dict subclasses with these attributes; checking them
+    # spares importing typing_extensions at startup.
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, dict)
+        and hasattr(annotation, "__required_keys__")
+        and hasattr(annotation, "__total__")
+    )
 
 
 def _is_upload(annotation: Any) -> bool:

@@ -16,9 +16,8 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
-from typing_extensions import is_typeddict
-
 from carboy._callables import qualname
+from carboy._plan import is_typeddict
 from carboy.exceptions import ResponseValidationError
 from carboy.responses import PlainTextResponse, Response, _convert, to_response
 

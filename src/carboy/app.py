@@ -284,7 +284,9 @@ class Carboy(Router):
         app: ASGIApp = dispatcher
         for middleware in reversed(self.user_middleware):
             app = middleware.wrap(app)
-        app = ServerErrorMiddleware(app, debug=self.debug)
+        # Settings are read when an error needs them: an app that never
+        # touches them starts without loading pydantic-settings.
+        app = ServerErrorMiddleware(app, debug=lambda: self.debug)
         self._dispatcher = dispatcher
         self._stack = app
         for router in dispatcher.routers:

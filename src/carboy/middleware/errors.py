@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from carboy.datastructures import Headers
 from carboy.problems import error_response
 from carboy.responses import PlainTextResponse, Response
@@ -18,12 +20,19 @@ class ServerErrorMiddleware:
 
     Args:
         app: The ASGI app to guard.
-        debug: Show the traceback to the client (development only).
+        debug: Show the traceback to the client (development only); a
+            callable is asked when an error happens, so that settings are
+            read only if one does.
     """
 
-    def __init__(self, app: ASGIApp, *, debug: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, debug: bool | Callable[[], bool] = False) -> None:
         self.app = app
-        self.debug = debug
+        self._debug = debug
+
+    @property
+    def debug(self) -> bool:
+        """Whether the traceback is shown."""
+        return self._debug() if callable(self._debug) else self._debug
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,14 @@
+"""Litestar's hello app, for the import-and-build time: one route, one dict."""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+
+
+@get("/")
+async def hello() -> dict[str, str]:
+    """Answer with a greeting."""
+    return {"message": "Hello, World!"}
+
+
+app = Litestar(route_handlers=[hello])
