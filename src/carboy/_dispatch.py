@@ -44,10 +44,7 @@ class Entry:
     """A compiled route: what the table maps a (method, path) to."""
 
     route: Route | WebSocketRoute
-    path: str
-    name: str
     call: Callable[[Any], Awaitable[Any]]
-    routers: tuple[Router, ...]
 
 
 @dataclass
@@ -107,7 +104,7 @@ class Dispatcher:
         self.plans[item] = plan
         run = self._runner(plan)
         name = flat.name or item.name or ""
-        entry = Entry(item, flat.path, name, run, flat.routers)
+        entry = Entry(item, run)
         self._name(name, compiled)
         if isinstance(item, WebSocketRoute):
             self.websocket.add(compiled, frozenset({"WEBSOCKET"}), entry)
