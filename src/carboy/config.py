@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,7 +15,9 @@ class Settings(BaseSettings):
 
     Each field is read from the environment variable of its name with the
     ``CARBOY_`` prefix (``CARBOY_DEBUG=1``), or from a ``.env`` file in the
-    working directory. Subclass it to add your own fields.
+    working directory. Subclass it to add your own fields. The defaults are
+    the safe ones; ``carboy check --deploy`` says what a production site
+    must still set.
 
     Example::
 
@@ -36,5 +40,53 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     """The key that signs cookies and tokens. Keep it secret, and out of the code."""
 
+    secret_key_fallbacks: list[SecretStr] = Field(default_factory=list)
+    """Former secret keys: what they signed still verifies, nothing new is signed with them."""
+
     allowed_hosts: list[str] = Field(default_factory=list)
-    """The host names this site serves, checked against the Host header."""
+    """The host names this site serves, checked against the Host header.
+
+    Empty: only localhost names (and the test client's ``testserver``).
+    Entries may be ``example.com``, ``*.example.com`` or ``.example.com``.
+    """
+
+    # Sessions -----------------------------------------------------------
+    session_cookie_name: str = "session"
+    session_max_age: int = 14 * 24 * 3600
+    """Seconds a session lasts after its last change."""
+    session_cookie_secure: bool | None = None
+    """Send the session cookie over HTTPS only; ``None``: when the request is HTTPS."""
+    session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    session_cookie_domain: str | None = None
+
+    # CSRF ---------------------------------------------------------------
+    csrf_enabled: bool = True
+    csrf_field_name: str = "csrf_token"
+    csrf_header_name: str = "X-CSRF-Token"
+    csrf_trusted_origins: list[str] = Field(default_factory=list)
+    """Other origins whose HTTPS form posts are accepted, such as ``https://app.example.com``."""
+
+    # Security headers ---------------------------------------------------
+    x_frame_options: Literal["DENY", "SAMEORIGIN"] | None = "DENY"
+    content_type_nosniff: bool = True
+    referrer_policy: str | None = "same-origin"
+    cross_origin_opener_policy: str | None = "same-origin"
+    frame_ancestors: str | None = "'none'"
+    """The CSP ``frame-ancestors`` directive sent on its own when no full CSP is set."""
+    content_security_policy: str | None = None
+    """A full Content-Security-Policy; ``{nonce}`` in it becomes the request's nonce."""
+    hsts_seconds: int = 31536000
+    """HSTS max-age, sent on HTTPS responses; 0 turns HSTS off."""
+    hsts_include_subdomains: bool = True
+    hsts_preload: bool = False
+    https_redirect: bool = False
+    """Redirect plain HTTP to HTTPS (308). Turn on when the site is served over HTTPS."""
+
+    # Templates and static files ----------------------------------------
+    template_dirs: list[str] = Field(default_factory=lambda: ["templates"])
+    """The app's template folders, first match wins; relative to the working folder."""
+    static_url: str = "/static"
+    static_dirs: list[str] = Field(default_factory=lambda: ["static"])
+    """The app's static folders; relative to the working folder; missing ones are skipped."""
+    static_root: str | None = None
+    """Where ``carboy collectstatic`` writes the hashed files served in production."""
