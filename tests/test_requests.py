@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from carboy import Carboy, Request
+from carboy.config import Settings
 from carboy.formparsers import FormLimits, UploadFile
 from carboy.requests import Limits
 from carboy.testing import TestClient
@@ -60,7 +61,7 @@ def echo_app(limits: Limits | None = None) -> Carboy:
 
 
 def test_method_and_url_parts_come_from_the_request() -> None:
-    app = Carboy()
+    app = Carboy(settings=Settings(allowed_hosts=["example.com"]))
 
     @app.route("/items/{id}", methods=["PUT"])
     async def item(request: Request) -> dict[str, Any]:
@@ -342,7 +343,7 @@ def test_request_app_is_the_app_serving_it() -> None:
 
 
 def test_url_for_builds_the_absolute_url_of_a_named_route() -> None:
-    app = Carboy()
+    app = Carboy(settings=Settings(allowed_hosts=["example.com"]))
 
     @app.get("/articles/{slug}", name="article")
     async def article(slug: str) -> str:

@@ -16,6 +16,7 @@ from carboy._callables import is_async_callable, run_callable, type_hints
 from carboy._plan import Dependant, PlanBuilder, call_plan, solve
 from carboy._routetable import CompiledPath, RouteTable, compile_path
 from carboy._serialize import make_converter
+from carboy.csrf import UNSAFE_METHODS, check_csrf, is_exempt
 from carboy.exceptions import (
     ClientDisconnect,
     HTTPException,
@@ -24,6 +25,7 @@ from carboy.exceptions import (
     WebSocketDisconnect,
     WebSocketException,
 )
+from carboy.middleware.security import SecurityHeaders
 from carboy.problems import error_response
 from carboy.requests import HTTPConnection, Request
 from carboy.responses import RedirectResponse, Response, to_response
@@ -45,6 +47,7 @@ class Entry:
 
     route: Route | WebSocketRoute
     call: Callable[[Any], Awaitable[Any]]
+    checks_csrf: bool = True
 
 
 @dataclass
@@ -66,6 +69,10 @@ class Dispatcher:
         self.names: dict[str, CompiledPath] = {}
         self.routers: list[Router] = []
         self._handlers = _ExceptionHandlers(app)
+        self.settings = app.settings
+        self.security = SecurityHeaders(self.settings)
+        self.sessions = app.session_backend
+        self.session_cookie = self.settings.session_cookie_name
         self.builder = PlanBuilder(app.providers)
         self.plans: dict[Route | WebSocketRoute, Dependant] = {}
         flat = list(_flatten(app, "", None, ()))
@@ -104,7 +111,7 @@ class Dispatcher:
         self.plans[item] = plan
         run = self._runner(plan)
         name = flat.name or item.name or ""
-        entry = Entry(item, run)
+        entry = Entry(item, run, self.settings.csrf_enabled and not is_exempt(item.endpoint))
         self._name(name, compiled)
         if isinstance(item, WebSocketRoute):
             self.websocket.add(compiled, frozenset({"WEBSOCKET"}), entry)
@@ -183,7 +190,16 @@ class Dispatcher:
         if scope["type"] == "http":
             request = Request(scope, receive, send)
             try:
+                if _has_cookies(scope) and self.session_cookie in request.cookies:
+                    scope["carboy.session"] = await self.sessions.load(request, self.settings)
                 response = await self._route_chain(request)
+                session = scope.get("carboy.session")
+                if session is not None and session.modified:
+                    await self.sessions.save(session, response, request, self.settings)
+                if type(response) is _ASGIResponse:
+                    response.app = self.security.wrap(response.app)
+                else:
+                    self.security.apply(response, scope)
                 await response(scope, receive, send)
             except ClientDisconnect:
                 # The client left mid-body: nobody is there to answer.
@@ -207,6 +223,8 @@ class Dispatcher:
         if entry is not None:
             scope["path_params"] = params
             scope["route"] = entry.route
+            if entry.checks_csrf and method in UNSAFE_METHODS:
+                await check_csrf(request, self.settings)
             response: Response = await entry.call(request)
             return response
         for prefix, mounted in self.mounts:
@@ -273,6 +291,10 @@ async def _after_response(scope: Scope) -> None:
     finally:
         if tasks is not None:
             await tasks.run()
+
+
+def _has_cookies(scope: Scope) -> bool:
+    return any(name == b"cookie" for name, _ in scope["headers"])
 
 
 def _route_path(scope: Scope) -> str:

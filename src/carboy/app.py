@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -17,12 +18,16 @@ from carboy.middleware import Middleware
 from carboy.openapi_config import OpenAPIConfig
 from carboy.requests import Limits
 from carboy.routing import RouteLike, Router
+from carboy.sessions import CookieSessions, SessionBackend
 from carboy.types import ASGIApp, Extension, Lifespan, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from carboy.config import Settings
 
 __all__ = ["Carboy"]
+
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+"""The hosts served when ``allowed_hosts`` is empty: this machine, and the test client."""
 
 ExceptionHandler = Callable[..., Any]
 
@@ -45,6 +50,8 @@ class Carboy(Router):
         redirect_slashes: Answer a path that only misses (or has an extra)
             trailing slash with a 308 redirect to the route's path.
         dependencies: Dependencies run before every handler.
+        sessions: Where sessions live; a signed cookie by default, or
+            ``ServerSideSessions(store)``.
         openapi: The API documentation's title, version, paths and more;
             ``OpenAPIConfig(openapi_url=None)`` turns it off.
 
@@ -71,6 +78,7 @@ class Carboy(Router):
         redirect_slashes: bool = True,
         dependencies: Sequence[Depends] = (),
         openapi: OpenAPIConfig | None = None,
+        sessions: SessionBackend | None = None,
     ) -> None:
         super().__init__(routes=routes, dependencies=dependencies)
         self.state = State()
@@ -92,6 +100,7 @@ class Carboy(Router):
         self.openapi_config = openapi if openapi is not None else OpenAPIConfig()
         self._openapi_document: dict[str, Any] | None = None
         self._settings = settings
+        self.session_backend: SessionBackend = sessions or CookieSessions()
         self._dispatcher: Dispatcher | None = None
         self._stack: ASGIApp | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
@@ -279,11 +288,25 @@ class Carboy(Router):
 
     def _build(self) -> ASGIApp:
         from carboy.middleware.errors import ServerErrorMiddleware
+        from carboy.middleware.httpsredirect import HTTPSRedirectMiddleware
+        from carboy.middleware.trustedhost import TrustedHostMiddleware
 
+        settings = self.settings
+        if settings.secret_key is None and settings.debug:
+            # Development: a key of this process, so sessions work at once.
+            # `carboy check --deploy` says a production site must set one.
+            from pydantic import SecretStr
+
+            settings.secret_key = SecretStr(secrets.token_urlsafe(50))
         dispatcher = Dispatcher(self)
         app: ASGIApp = dispatcher
         for middleware in reversed(self.user_middleware):
             app = middleware.wrap(app)
+        # Host header check, on by default: only the listed hosts, or the
+        # localhost names and the test client's when none is listed.
+        app = TrustedHostMiddleware(app, allowed_hosts=settings.allowed_hosts or DEFAULT_HOSTS)
+        if settings.https_redirect:
+            app = HTTPSRedirectMiddleware(app)
         # Settings are read when an error needs them: an app that never
         # touches them starts without loading pydantic-settings.
         app = ServerErrorMiddleware(app, debug=lambda: self.debug)

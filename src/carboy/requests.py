@@ -15,6 +15,7 @@ from carboy.types import Receive, Scope, Send
 if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.formparsers import FormData, FormLimits
+    from carboy.sessions import Session
 
 __all__ = ["HTTPConnection", "Limits", "Request"]
 
@@ -119,6 +120,16 @@ class HTTPConnection:
         if state is None:
             state = self.scope["carboy.state"] = State()
         return state
+
+    @property
+    def session(self) -> Session:
+        """The client's session: a dict of JSON-able values, saved when changed."""
+        session = self.scope.get("carboy.session")
+        if session is None:
+            from carboy.sessions import Session
+
+            session = self.scope["carboy.session"] = Session()
+        return session
 
     def url_for(self, name: str, /, **params: Any) -> URL:
         """Return the absolute URL of the route called ``name``.

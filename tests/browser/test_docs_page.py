@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from carboy import Carboy
+from carboy.config import Settings
 from tests.browser.conftest import Serve, Traffic
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -22,7 +23,7 @@ blocks => blocks.map(block => [
 
 
 def items_app() -> Carboy:
-    app = Carboy()
+    app = Carboy(settings=Settings(allowed_hosts=["127.0.0.1", "127.0.0.2"]))
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int, q: str | None = None) -> dict[str, object]:
