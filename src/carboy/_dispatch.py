@@ -294,7 +294,10 @@ async def _after_response(scope: Scope) -> None:
 
 
 def _has_cookies(scope: Scope) -> bool:
-    return any(name == b"cookie" for name, _ in scope["headers"])
+    for name, _ in scope["headers"]:
+        if name == b"cookie":
+            return True
+    return False
 
 
 def _route_path(scope: Scope) -> str:

@@ -63,7 +63,9 @@ class SecurityHeaders:
                 (b"content-security-policy", f"frame-ancestors {settings.frame_ancestors}".encode())
             )
         self.headers = headers
-        self.names = frozenset(name for name, _ in headers)
+        self.names = frozenset(
+            [*(name for name, _ in headers), b"content-security-policy", b"strict-transport-security"]
+        )
         self.hsts: tuple[bytes, bytes] | None = None
         if settings.hsts_seconds > 0:
             value = f"max-age={settings.hsts_seconds}"
@@ -91,10 +93,13 @@ class SecurityHeaders:
     def apply(self, response: Response, scope: Scope) -> None:
         """Add the headers the response does not set itself."""
         raw = response.raw_headers
-        present = {name for name, _ in raw}
-        for pair in self.for_scope(scope):
-            if pair[0] not in present:
-                raw.append(pair)
+        names = self.names
+        for name, _ in raw:
+            if name in names:
+                present = {name for name, _ in raw}
+                raw.extend(pair for pair in self.for_scope(scope) if pair[0] not in present)
+                return
+        raw.extend(self.for_scope(scope))
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Wrap an ASGI app (a mounted one) so that its responses get the headers too."""

@@ -22,6 +22,9 @@ _REFUSAL = "Bad Request: the Host header is not one this site serves."
 _WEBSOCKET_POLICY_VIOLATION = 1008
 
 
+# How many distinct Host values keep their verdict; past it the table restarts.
+_VERDICTS = 256
+
 class TrustedHostMiddleware:
     """Answer 400 to a request whose Host header is missing, malformed or not allowed.
 
@@ -68,6 +71,7 @@ class TrustedHostMiddleware:
         self._allows_any = False
         self._exact: set[str] = set()
         self._suffixes: list[str] = []
+        self._verdicts: dict[bytes, bool] = {}
         for entry in allowed_hosts:
             self._add(entry)
 
@@ -98,8 +102,24 @@ class TrustedHostMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        split = host_from_scope(scope)
-        if split is not None and self.is_allowed(split[0]):
+        # Nearly every request names one of a few hosts: the verdict on a raw
+        # Host value is remembered, in a bounded table.
+        raw = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                if raw is not None:
+                    raw = None  # RFC 9112 3.2: more than one Host is refused below
+                    break
+                raw = value
+        verdict = self._verdicts.get(raw) if raw is not None else None
+        if verdict is None:
+            split = host_from_scope(scope)
+            verdict = split is not None and self.is_allowed(split[0])
+            if raw is not None:
+                if len(self._verdicts) >= _VERDICTS:
+                    self._verdicts.clear()
+                self._verdicts[raw] = verdict
+        if verdict:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
