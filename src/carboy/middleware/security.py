@@ -63,9 +63,8 @@ class SecurityHeaders:
                 (b"content-security-policy", f"frame-ancestors {settings.frame_ancestors}".encode())
             )
         self.headers = headers
-        self.names = frozenset(
-            [*(name for name, _ in headers), b"content-security-policy", b"strict-transport-security"]
-        )
+        added = [b"content-security-policy", b"strict-transport-security"]
+        self.names = frozenset([*(name for name, _ in headers), *added])
         self.hsts: tuple[bytes, bytes] | None = None
         if settings.hsts_seconds > 0:
             value = f"max-age={settings.hsts_seconds}"
