@@ -43,6 +43,7 @@ def test_the_public_names_are_pinned() -> None:
         "WebSocketDisconnect",
         "WebSocketRoute",
         "__version__",
+        "render",
     ]
 
 

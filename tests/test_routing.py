@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -691,3 +692,10 @@ def test_root_path_is_stripped_only_at_a_segment_boundary() -> None:
 
     assert response.status_code == 200
     assert response.text == "bees"
+
+
+def test_router_keeps_its_template_and_static_folders_as_given_paths() -> None:
+    router = Router(template_folder=PurePosixPath("blog/templates"), static_folder="blog/static")
+
+    assert (router.template_folder, router.static_folder) == ("blog/templates", "blog/static")
+    assert (Router().template_folder, Router().static_folder) == (None, None)

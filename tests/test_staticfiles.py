@@ -508,3 +508,129 @@ async def test_websocket_is_refused(static: Path) -> None:
     await app({"type": "websocket", "path": "/app.js", "headers": []}, receive, send)
 
     assert sent == [{"type": "websocket.close", "code": 1000}]
+
+
+# Several directories, and Cache-Control ---------------------------------------
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "css").mkdir(parents=True)
+    (second / "css").mkdir(parents=True)
+    (first / "css" / "site.css").write_bytes(b"first")
+    (second / "css" / "site.css").write_bytes(b"second")
+    (second / "css" / "extra.css").write_bytes(b"extra")
+    (second / "docs").mkdir()
+    (second / "docs" / "index.html").write_bytes(b"second docs")
+    return first, second
+
+
+async def test_several_directories_serve_a_path_from_the_first_that_has_it(
+    layers: tuple[Path, Path],
+) -> None:
+    app = StaticFiles(directories=layers)
+
+    shadowed = await call(app, "/css/site.css")
+    only_second = await call(app, "/css/extra.css")
+    nowhere = await call(app, "/css/none.css")
+
+    assert (shadowed[0], shadowed[2]) == (200, b"first")
+    assert (only_second[0], only_second[2]) == (200, b"extra")
+    assert (nowhere[0], nowhere[2]) == (404, b"Not Found")
+
+
+async def test_several_directories_serve_an_index_from_a_later_one(
+    layers: tuple[Path, Path],
+) -> None:
+    app = StaticFiles(directories=layers, html=True)
+
+    status, _, body = await call(app, "/docs/")
+
+    assert (status, body) == (200, b"second docs")
+
+
+async def test_several_directories_keep_each_one_closed_to_climbing_out(
+    layers: tuple[Path, Path],
+) -> None:
+    app = StaticFiles(directories=layers)
+
+    status, _, _ = await call(app, "/../second/css/extra.css")
+
+    assert status == 404
+
+
+def test_a_missing_one_of_several_directories_is_reported_at_construction(
+    layers: tuple[Path, Path],
+) -> None:
+    missing = layers[0].parent / "nowhere"
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        StaticFiles(directories=[*layers, missing])
+
+    assert str(caught.value) == (
+        f"The static directory {str(missing)!r} does not exist. Create it, or pass check_dir=False."
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{}, {"directory": "static", "directories": ["static"]}],
+    ids=["neither", "both"],
+)
+def test_static_files_needs_directory_or_directories(arguments: dict[str, object]) -> None:
+    with pytest.raises(ImproperlyConfigured) as caught:
+        StaticFiles(**arguments)  # type: ignore[arg-type]
+
+    assert str(caught.value) == (
+        "StaticFiles takes the folder to serve as directory=, or several as directories=. "
+        "Pass one of the two."
+    )
+
+
+def test_static_files_refuses_an_empty_list_of_directories() -> None:
+    with pytest.raises(ImproperlyConfigured) as caught:
+        StaticFiles(directories=[])
+
+    assert str(caught.value) == (
+        "StaticFiles(directories=[]) has no folder to serve. Pass at least one."
+    )
+
+
+async def test_cache_control_given_as_a_value_is_sent_with_every_file(static: Path) -> None:
+    app = StaticFiles(directory=static, cache_control="no-cache")
+
+    _, headers, _ = await call(app, "/css/site.css")
+
+    assert headers["cache-control"] == "no-cache"
+
+
+async def test_cache_control_given_as_a_function_gets_the_path_below_the_mount(
+    static: Path,
+) -> None:
+    asked: list[str] = []
+
+    def cache_control(path: str) -> str | None:
+        asked.append(path)
+        return "public, max-age=60" if path.endswith(".css") else None
+
+    app = StaticFiles(directory=static, html=True, cache_control=cache_control)
+
+    _, css, _ = await call(app, "/static/css/site.css", root_path="/static")
+    _, script, _ = await call(app, "/static/app.js", root_path="/static")
+    _, index, _ = await call(app, "/static/docs/", root_path="/static")
+
+    assert css["cache-control"] == "public, max-age=60"
+    assert "cache-control" not in script
+    assert "cache-control" not in index
+    assert asked == ["css/site.css", "app.js", "docs/index.html"]
+
+
+async def test_cache_control_is_kept_on_a_304(static: Path) -> None:
+    app = StaticFiles(directory=static, cache_control="no-cache")
+    async with client_for(app) as client:
+        first = await client.get("/app.js")
+        second = await client.get("/app.js", headers={"if-none-match": first.headers["etag"]})
+
+    assert second.status_code == 304
+    assert second.headers["cache-control"] == "no-cache"

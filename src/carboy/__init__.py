@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from carboy.formparsers import UploadFile
     from carboy.responses import FileResponse
     from carboy.sse import EventSourceResponse, ServerSentEvent
+    from carboy.templating import render
 
 __all__ = [
     "URL",
@@ -74,6 +75,7 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketRoute",
     "__version__",
+    "render",
 ]
 
 # Names whose modules cost import time (pydantic-settings, file I/O helpers)
@@ -84,6 +86,7 @@ _LAZY = {
     "EventSourceResponse": "carboy.sse",
     "ServerSentEvent": "carboy.sse",
     "UploadFile": "carboy.formparsers",
+    "render": "carboy.templating",
 }
 
 

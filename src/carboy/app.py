@@ -23,6 +23,7 @@ from carboy.types import ASGIApp, Extension, Lifespan, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from carboy.config import Settings
+    from carboy.templating import Templates
 
 __all__ = ["Carboy"]
 
@@ -117,6 +118,13 @@ class Carboy(Router):
 
             self._settings = Settings()
         return self._settings
+
+    @property
+    def templates(self) -> Templates:
+        """The app's Jinja2 templates (``carboy.templating``), made on first use."""
+        from carboy.templating import templates_for
+
+        return templates_for(self)
 
     @property
     def debug(self) -> bool:
@@ -298,6 +306,9 @@ class Carboy(Router):
             from pydantic import SecretStr
 
             settings.secret_key = SecretStr(secrets.token_urlsafe(50))
+        from carboy.static import mount_static
+
+        mount_static(self)
         dispatcher = Dispatcher(self)
         app: ASGIApp = dispatcher
         for middleware in reversed(self.user_middleware):

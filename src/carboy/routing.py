@@ -8,6 +8,7 @@ table once, when the app starts.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -171,6 +172,15 @@ class Router:
         middleware: ASGI middleware around this router's routes only.
         dependencies: Dependencies run before each of its handlers.
         tags: API documentation tags of its routes.
+        template_folder: A folder of templates this router brings, searched
+            after the app's own folders (``settings.template_dirs``), in the
+            order routers were included. Relative to the working folder, as
+            the settings' folders are; a router shipped in a package passes
+            ``Path(__file__).parent / "templates"``.
+        static_folder: A folder of static files this router brings, served
+            under the app's ``static_url`` after the app's own
+            ``static_dirs``, and collected by ``carboy collectstatic``.
+            Relative to the working folder, like ``template_folder``.
 
     Example::
 
@@ -192,6 +202,8 @@ class Router:
         middleware: Sequence[Middleware] = (),
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        template_folder: str | os.PathLike[str] | None = None,
+        static_folder: str | os.PathLike[str] | None = None,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ImproperlyConfigured(
@@ -204,6 +216,8 @@ class Router:
         self.asgi_middleware: list[Middleware] = list(middleware)
         self.dependencies: list[Depends] = list(dependencies)
         self.tags: list[str] = list(tags)
+        self.template_folder = None if template_folder is None else os.fspath(template_folder)
+        self.static_folder = None if static_folder is None else os.fspath(static_folder)
         self.http_middleware: list[HTTPMiddleware] = []
         self.before_request_hooks: list[Callable[..., Any]] = []
         self.after_request_hooks: list[Callable[..., Any]] = []

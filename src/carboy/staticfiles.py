@@ -1,14 +1,17 @@
-"""StaticFiles: serve a directory's files, as an ASGI app to mount.
+"""StaticFiles: serve the files of one or more folders, as an ASGI app to mount.
 
 ``app.mount("/static", StaticFiles(directory="static"), name="static")``
 serves ``static/css/site.css`` at ``/static/css/site.css``. Files go out as
 ``FileResponse``, so ETags, 304s and byte ranges work as they do there.
+``StaticFiles(directories=["static", "vendor/static"])`` serves several
+folders as one: the first that has a file serves it.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 from urllib.parse import quote
 
@@ -30,7 +33,7 @@ class _Found(NamedTuple):
 
 
 class StaticFiles:
-    """Serve the files under ``directory``; mount it at a path prefix.
+    """Serve the files under ``directory``, or under several ``directories``; mount it.
 
     The file's path is ``scope["path"]`` below ``scope["root_path"]`` (the
     mount prefix), such as ``/css/site.css``. Only GET and HEAD are answered
@@ -40,15 +43,22 @@ class StaticFiles:
 
     Args:
         directory: The folder to serve.
+        directories: Several folders to serve as one, instead of
+            ``directory``: a path is looked up in each in turn, and the
+            first folder that has it serves it.
         html: Serve ``index.html`` for a directory, and redirect ``/docs`` to
             ``/docs/`` (308) when ``docs/index.html`` exists.
-        follow_symlinks: Serve symlinks that point outside ``directory``.
+        follow_symlinks: Serve symlinks that point outside their folder.
             Off by default: a symlink is served only if its target is inside.
-        check_dir: Check at construction that ``directory`` exists.
+        check_dir: Check at construction that each folder exists.
+        cache_control: The ``Cache-Control`` header of the files: one value
+            for all, or a function of the file's path below the mount (such
+            as ``css/site.css``) returning the value, or ``None`` for none.
 
     Raises:
-        ImproperlyConfigured: if ``check_dir`` is on and ``directory`` is
-            missing or not a directory.
+        ImproperlyConfigured: if neither or both of ``directory`` and
+            ``directories`` are given, or ``check_dir`` is on and a folder
+            is missing or not a directory.
 
     Example:
         ``app.mount("/static", StaticFiles(directory="static"), name="static")``
@@ -56,25 +66,31 @@ class StaticFiles:
 
     def __init__(
         self,
-        directory: str | os.PathLike[str],
+        directory: str | os.PathLike[str] | None = None,
         *,
+        directories: Sequence[str | os.PathLike[str]] | None = None,
         html: bool = False,
         follow_symlinks: bool = False,
         check_dir: bool = True,
+        cache_control: str | Callable[[str], str | None] | None = None,
     ) -> None:
-        self.directory = os.fspath(directory)
+        if (directory is None) == (directories is None):
+            raise ImproperlyConfigured(
+                "StaticFiles takes the folder to serve as directory=, or several as "
+                "directories=. Pass one of the two."
+            )
+        if directories is not None and not directories:
+            raise ImproperlyConfigured(
+                "StaticFiles(directories=[]) has no folder to serve. Pass at least one."
+            )
+        given = [directory] if directory is not None else list(directories or ())
+        self.directories = [os.fspath(folder) for folder in given]
         self.html = html
         self.follow_symlinks = follow_symlinks
-        if check_dir and not os.path.isdir(self.directory):
-            if os.path.exists(self.directory):
-                raise ImproperlyConfigured(
-                    f"The static directory {self.directory!r} is a file, not a directory. "
-                    "Pass the path of a directory."
-                )
-            raise ImproperlyConfigured(
-                f"The static directory {self.directory!r} does not exist. "
-                "Create it, or pass check_dir=False."
-            )
+        self.cache_control = cache_control
+        if check_dir:
+            for folder in self.directories:
+                _check_directory(folder)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request under the mount (ASGI)."""
@@ -111,16 +127,33 @@ class StaticFiles:
         if found == "redirect":
             await _redirect_to_directory(scope, parts or [])(scope, receive, send)
             return
-        name = parts[-1] if parts and not path.endswith("/") else _INDEX
-        file = FileResponse(found.path, media_type=_guess_media_type(name), stat_result=found.stat)
+        served = parts if parts and not path.endswith("/") else [*(parts or []), _INDEX]
+        cache_control = self.cache_control
+        if callable(cache_control):
+            cache_control = cache_control("/".join(served))
+        file = FileResponse(
+            found.path,
+            headers={"cache-control": cache_control} if cache_control else None,
+            media_type=_guess_media_type(served[-1]),
+            stat_result=found.stat,
+        )
         await file(scope, receive, send)
 
     def _lookup(
         self, parts: list[str], wants_directory: bool
     ) -> _Found | Literal["redirect"] | None:
+        for directory in self.directories:
+            found = self._lookup_in(directory, parts, wants_directory)
+            if found is not None:
+                return found
+        return None
+
+    def _lookup_in(
+        self, directory: str, parts: list[str], wants_directory: bool
+    ) -> _Found | Literal["redirect"] | None:
         # The directory is resolved on every request, not once: a deploy
         # that swaps a symlink above it must take effect at once.
-        root = os.path.realpath(self.directory)
+        root = os.path.realpath(directory)
         candidate = os.path.join(root, *parts)
         found = self._stat_inside(root, candidate)
         if found is None:
@@ -148,6 +181,19 @@ class StaticFiles:
         except (OSError, ValueError):
             # ValueError: paths on different Windows drives have no common path.
             return None
+
+
+def _check_directory(directory: str) -> None:
+    if os.path.isdir(directory):
+        return
+    if os.path.exists(directory):
+        raise ImproperlyConfigured(
+            f"The static directory {directory!r} is a file, not a directory. "
+            "Pass the path of a directory."
+        )
+    raise ImproperlyConfigured(
+        f"The static directory {directory!r} does not exist. Create it, or pass check_dir=False."
+    )
 
 
 def _path_under_mount(scope: Scope) -> str:
