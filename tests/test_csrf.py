@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carboy import Carboy, Request
+from carboy import Carboy, HTMLResponse, Request
 from carboy.config import Settings
 from carboy.csrf import csrf_exempt, csrf_token
 from carboy.testing import TestClient
@@ -194,3 +194,36 @@ def test_an_oversized_form_is_413_before_any_token_check() -> None:
 
     assert response.status_code == 413
     assert response.json()["detail"] == "The request body is larger than the limit of 1000 bytes."
+
+
+def test_a_rendered_form_carries_a_token_that_passes_the_check() -> None:
+    import re
+
+    from pydantic import Field
+
+    from carboy.forms import Form
+
+    class Note(Form):
+        text: str = Field(min_length=1)
+
+    app = csrf_app()
+
+    @app.get("/note")
+    async def note_form(request: Request) -> HTMLResponse:
+        return HTMLResponse(f"<form method=post>{Note.blank(request).render()}</form>")
+
+    @app.post("/note")
+    async def post_note(request: Request) -> dict[str, str]:
+        form = await Note.from_request(request)
+        return {"text": form.data.text}
+
+    client = TestClient(app)
+    page = client.get("/note").text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert found is not None
+
+    accepted = client.post("/note", data={"csrf_token": found.group(1), "text": "hi"})
+    refused = client.post("/note", data={"text": "hi"})
+
+    assert accepted.json() == {"text": "hi"}
+    assert refused.status_code == 403

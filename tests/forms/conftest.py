@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import pytest
@@ -12,15 +10,13 @@ CSRF_TOKEN = "token-from-csrf"
 
 
 @pytest.fixture(autouse=True)
-def csrf_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand in for carboy.csrf, so that rendered forms hold a known token."""
-    module = types.ModuleType("carboy.csrf")
+def known_csrf_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make rendered forms hold a known token (each real one is freshly masked)."""
 
     def csrf_token(request: Request) -> str:
         return CSRF_TOKEN
 
-    module.csrf_token = csrf_token  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "carboy.csrf", module)
+    monkeypatch.setattr("carboy.csrf.csrf_token", csrf_token)
 
 
 def make_request(app: Carboy) -> Request:

@@ -9,12 +9,12 @@ hold its error text (and its help text, from the field's ``description``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from markupsafe import Markup
 
+from carboy import csrf
 from carboy.forms._fields import FieldSpec, read_fields
 from carboy.forms.widgets import AttrValue, html_attrs
 
@@ -159,9 +159,6 @@ class BoundForm(Generic[F]):
         settings = self.request.app.settings
         if not settings.csrf_enabled:
             return Markup("")
-        # Imported when a form is drawn: a form that is only validated, or
-        # used as a JSON body, never needs it.
-        csrf = importlib.import_module("carboy.csrf")
         token = csrf.csrf_token(self.request)
         return Markup('<input type="hidden" name="{}" value="{}">').format(
             settings.csrf_field_name, token
