@@ -297,7 +297,8 @@ def test_unhandled_exception_gives_a_plain_500_without_traceback() -> None:
         "type": "about:blank",
         "title": "Internal Server Error",
         "status": 500,
-        "detail": "The server failed to answer this request. The error has been logged.",
+        "detail": "The server failed to answer this request. The error has been logged. "
+        f"Reference: {api.headers['x-request-id']}",
     }
     assert browser.status_code == 500
     assert browser.headers["content-type"] == "text/html; charset=utf-8"

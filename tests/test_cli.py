@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import socket
 import subprocess
@@ -938,4 +939,92 @@ def test_routes_of_an_asgi_app_that_is_not_a_carboy_app_says_it_has_none(project
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: 'plain:app' is a function, not a carboy app, so it has no routes to list.\n"
+    )
+
+
+# collectstatic ------------------------------------------------------------------
+
+
+def test_collectstatic_copies_the_static_files_and_says_where(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / "app.py", HELLO)
+    write(project / "static" / "css" / "site.css", "body {}")
+    write(project / "static" / "app.js", "export {};")
+    monkeypatch.setenv("CARBOY_STATIC_ROOT", "collected")
+
+    result = invoke("collectstatic")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Copied 2 files to {project / 'collected'}; manifest written.\n"
+    manifest = json.loads((project / "collected" / "staticfiles.json").read_text())
+    assert sorted(manifest["paths"]) == ["app.js", "css/site.css"]
+    assert (project / "collected" / manifest["paths"]["css/site.css"]).read_text() == "body {}"
+
+
+def test_collectstatic_of_one_file_says_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / "app.py", HELLO)
+    write(project / "static" / "site.css", "body {}")
+    monkeypatch.setenv("CARBOY_STATIC_ROOT", str(project / "out"))
+
+    result = invoke("collectstatic")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Copied 1 file to {project / 'out'}; manifest written.\n"
+
+
+def test_collectstatic_uses_the_settings_the_app_was_given(project: Path) -> None:
+    write(
+        project / "site_static.py",
+        """
+        from carboy import Carboy
+        from carboy.config import Settings
+
+        app = Carboy(settings=Settings(static_dirs=["assets"], static_root="public"))
+        """,
+    )
+    write(project / "assets" / "logo.svg", "<svg/>")
+
+    result = invoke("collectstatic", "--app", "site_static:app")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Copied 1 file to {project / 'public'}; manifest written.\n"
+
+
+def test_collectstatic_without_a_static_root_names_the_variable_to_set(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / "app.py", HELLO)
+    write(project / "static" / "site.css", "body {}")
+    monkeypatch.delenv("CARBOY_STATIC_ROOT", raising=False)
+
+    result = invoke("collectstatic")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: The static_root setting is not set, so there is no folder to collect static "
+        "files into. Set CARBOY_STATIC_ROOT to one, such as "
+        "CARBOY_STATIC_ROOT=/srv/site/static.\n"
+    )
+
+
+def test_collectstatic_of_an_asgi_app_that_is_not_a_carboy_app_says_it_has_none(
+    project: Path,
+) -> None:
+    write(
+        project / "plain.py",
+        """
+        async def app(scope: object, receive: object, send: object) -> None:
+            return None
+        """,
+    )
+
+    result = invoke("collectstatic", "--app", "plain:app")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: 'plain:app' is a function, not a carboy app, so it has no static files to "
+        "collect.\n"
     )

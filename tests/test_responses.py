@@ -781,7 +781,8 @@ def test_unconvertible_return_value_gives_500_problem_without_traceback() -> Non
         "type": "about:blank",
         "title": "Internal Server Error",
         "status": 500,
-        "detail": "The server failed to answer this request. The error has been logged.",
+        "detail": "The server failed to answer this request. The error has been logged. "
+        f"Reference: {response.headers['x-request-id']}",
     }
 
 

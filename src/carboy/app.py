@@ -170,6 +170,14 @@ class Carboy(Router):
             self.extensions[name] = extension
             extension.init_app(self)
 
+    def register_check(
+        self, function: Callable[[Carboy], Any], *, deploy: bool = False
+    ) -> Callable[[Carboy], Any]:
+        """Register a check of ``carboy check``; ``deploy`` ones run with ``--deploy`` only."""
+        from carboy.checks import register_check
+
+        return register_check(self, function, deploy=deploy)
+
     def add_converter(self, name: str, converter: Converter) -> None:
         """Register a path converter, usable as ``{param:name}`` in routes."""
         self._check_open(f"add the converter {name!r}")
@@ -295,10 +303,13 @@ class Carboy(Router):
     # Lifecycle -------------------------------------------------------------
 
     def _build(self) -> ASGIApp:
+        from carboy.checks import raise_for_errors, run_checks
         from carboy.middleware.errors import ServerErrorMiddleware
         from carboy.middleware.httpsredirect import HTTPSRedirectMiddleware
         from carboy.middleware.trustedhost import TrustedHostMiddleware
 
+        # Setup mistakes are found now, all of them together.
+        raise_for_errors(run_checks(self))
         settings = self.settings
         if settings.secret_key is None and settings.debug:
             # Development: a key of this process, so sessions work at once.

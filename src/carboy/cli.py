@@ -1,4 +1,4 @@
-"""The ``carboy`` command: serve an app, and list its routes.
+"""The ``carboy`` command: serve an app, list its routes, collect its static files, check it.
 
 Every command finds the app the same way: ``--app module:attribute`` (on the
 command or before it), else the ``CARBOY_APP`` environment variable, else
@@ -9,6 +9,8 @@ command or before it), else the ``CARBOY_APP`` environment variable, else
     carboy run                         # develop: 127.0.0.1:8000, debug and reload
     carboy serve --host 0.0.0.0        # production: one worker per CPU
     carboy --app mysite.web:app routes
+    carboy collectstatic               # before deploying: hashed copies in static_root
+    carboy check --deploy              # audit a production setup; exit status 1 on errors
 """
 
 from __future__ import annotations
@@ -284,6 +286,80 @@ def routes(ctx: click.Context, app_spec: str | None) -> None:
     for row in table:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
+
+
+@main.command()
+@_app_option
+@click.pass_context
+def collectstatic(ctx: click.Context, app_spec: str | None) -> None:
+    """Copy the app's static files into static_root, with content-hashed names.
+
+    The files come from the app's static folders, then its routers', then its
+    batteries' (the first holding a path wins). Each is copied as it is and
+    under a name holding a hash of its content (css/site.3f2a9c1b04de.css),
+    and staticfiles.json maps one to the other. With that manifest in
+    static_root, and debug off, the app serves the hashed files with a
+    one-year cache. Set CARBOY_STATIC_ROOT first.
+    """
+    from carboy.app import Carboy
+    from carboy.exceptions import ImproperlyConfigured
+    from carboy.static import collect_static
+
+    found = _find(ctx, app_spec)
+    if not isinstance(found.app, Carboy):
+        raise click.ClickException(
+            f"{found.label!r} is {_article(type(found.app).__qualname__)}, not a carboy app, "
+            "so it has no static files to collect."
+        )
+    try:
+        count = collect_static(found.app)
+    except ImproperlyConfigured as exc:
+        raise click.ClickException(str(exc)) from None
+    root = os.path.abspath(found.app.settings.static_root or "")
+    noun = "file" if count == 1 else "files"
+    click.echo(f"Copied {count} {noun} to {root}; manifest written.")
+
+
+@main.command()
+@click.option(
+    "--deploy",
+    is_flag=True,
+    help=(
+        "Also audit the setup of a production site: debug, the secret key, allowed hosts, "
+        "HTTPS, cookies and security headers."
+    ),
+)
+@_app_option
+@click.pass_context
+def check(ctx: click.Context, deploy: bool, app_spec: str | None) -> None:
+    """Run the app's checks and list every problem found, errors first.
+
+    The same checks run when the app starts, which it refuses to do while
+    any reports an error. Exits with status 1 when there is an error, 0
+    otherwise, so that a deployment script can stop on it.
+    """
+    from carboy.app import Carboy
+    from carboy.checks import run_checks
+
+    found = _find(ctx, app_spec)
+    if not isinstance(found.app, Carboy):
+        raise click.ClickException(
+            f"{found.label!r} is {_article(type(found.app).__qualname__)}, not a carboy app, "
+            "so it has no checks to run."
+        )
+    messages = run_checks(found.app, deploy=deploy)
+    errors = [message for message in messages if message.is_error]
+    warnings = [message for message in messages if not message.is_error]
+    for message in errors + warnings:
+        click.echo(str(message))
+    counts = [
+        f"{len(group)} {noun}{'' if len(group) == 1 else 's'}"
+        for group, noun in ((errors, "error"), (warnings, "warning"))
+        if group
+    ]
+    click.echo(f"System check found {' and '.join(counts) or 'no problems'}.")
+    if errors:
+        ctx.exit(1)
 
 
 def _is_debug(app: object) -> bool:

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 
 from carboy.datastructures import Headers
 from carboy.problems import error_response
-from carboy.responses import PlainTextResponse, Response
+from carboy.responses import Response
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ServerErrorMiddleware"]
 
+logger = logging.getLogger("carboy.error")
+
+# An incoming X-Request-ID is reused only if it cannot forge a log line or a
+# header: a short token of safe characters.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
 
 class ServerErrorMiddleware:
-    """Answer 500 when the app raises, then re-raise so the server logs it.
+    """Answer 500 when the app raises, log the error, then re-raise it for the server.
+
+    Every unhandled error is logged to the ``carboy.error`` logger with the
+    request's id: the client's ``X-Request-ID`` when it is a short token of
+    letters, digits, ``.``, ``_`` and ``-``, else a new random one. The 500
+    response carries that id in its ``X-Request-ID`` header.
 
     With ``debug`` off, the client gets a plain page or problem details that
-    reveal nothing of the error. With ``debug`` on, it gets the traceback.
+    reveal nothing of the error but the id, as "Reference: <id>", to quote
+    when reporting it. With ``debug`` on, it gets the debug page of
+    ``carboy.debug``: the traceback, source and local variables.
 
     Args:
         app: The ASGI app to guard.
@@ -49,20 +64,48 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, send_tracking)
         except Exception as exc:
+            headers = Headers(scope=scope)
+            request_id = _request_id(headers)
+            logger.error(
+                "Unhandled error in %s %s (request id %s)",
+                scope["method"],
+                _printable(scope["path"]),
+                request_id,
+                exc_info=exc,
+            )
             if not started:
                 response: Response
                 if self.debug:
-                    import traceback
+                    from carboy.debug import debug_response
 
-                    text = "".join(traceback.format_exception(exc))
-                    response = PlainTextResponse(text, 500)
+                    response = debug_response(scope, exc)
                 else:
                     response = error_response(
-                        Headers(scope=scope),
+                        headers,
                         500,
                         "Internal Server Error",
-                        "The server failed to answer this request. The error has been logged.",
+                        "The server failed to answer this request. The error has been "
+                        f"logged. Reference: {request_id}",
                     )
+                response.headers["x-request-id"] = request_id
                 await response(scope, receive, send)
-            # The server logs the traceback; the client never sees it.
+            # Re-raised so that the server sees the failure too; the client
+            # never sees more than the response above.
             raise
+
+
+def _request_id(headers: Headers) -> str:
+    incoming = headers.get("x-request-id", "")
+    if _REQUEST_ID.fullmatch(incoming):
+        return incoming
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def _printable(path: str) -> str:
+    # The path is percent-decoded: "%0A" in a URL is a line break here, which
+    # would start a forged line in a plain-text log.
+    if path.isprintable():
+        return path
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in path)
