@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +85,12 @@ class Endpoint:
     invalid_body: str | None = None
     # The keys of the frameworks that serve it; None means every framework.
     served_by: tuple[str, ...] | None = None
+    # For an HTML page, whose token differs on every request: texts the body
+    # must contain, and a regular expression it must match.
+    html_contains: tuple[str, ...] = ()
+    html_pattern: str | None = None
+    # The names, one per framework, of which the answer must set exactly one cookie.
+    session_cookies: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -119,6 +127,25 @@ TYPED_ENDPOINT = Endpoint(
     served_by=("carboy", "fastapi", "litestar"),
 )
 
+# A page rendered from a template behind the full default middleware, with a
+# form whose CSRF secret lives in the session: served by the frameworks that
+# render pages, carboy, Flask and Django. Flask has no CSRF protection, so its
+# app does the work of Flask-WTF's itself. Each answer sets one signed session
+# cookie: carboy's and Flask's are called "session", Django's "sessionid".
+PAGE_ENDPOINT = Endpoint(
+    "/page",
+    "text/html; charset=utf-8",
+    html_contains=(
+        "<title>Items &amp; offers</title>",
+        *(f'<li id="item-{n}">Item {n}</li>' for n in range(1, 11)),
+    ),
+    html_pattern=(
+        r'<input type="hidden" name="(csrf_token|csrfmiddlewaretoken)" value="[\w.-]{32,}">'
+    ),
+    session_cookies=("session", "sessionid"),
+    served_by=("carboy", "flask", "django"),
+)
+
 ENDPOINTS = (
     Endpoint("/plaintext", "text/plain; charset=utf-8", text="Hello, World!"),
     Endpoint("/json", "application/json", json={"message": "Hello, World!"}),
@@ -128,6 +155,7 @@ ENDPOINTS = (
         json={"id": 42, "slug": "hello-world"},
     ),
     TYPED_ENDPOINT,
+    PAGE_ENDPOINT,
 )
 ENDPOINTS_BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
 
@@ -142,8 +170,8 @@ def _canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _request(url: str, method: str, body: str | None) -> tuple[int, str, bytes]:
-    """Send one request and return the status, the content type and the body.
+def _request(url: str, method: str, body: str | None) -> tuple[int, Message, bytes]:
+    """Send one request and return the status, the headers and the body.
 
     An error status is returned like any other; only a failed connection raises.
 
@@ -155,29 +183,54 @@ def _request(url: str, method: str, body: str | None) -> tuple[int, str, bytes]:
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=CHECK_TIMEOUT) as response:
-            return response.status, response.headers.get("content-type", ""), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         with error:
-            return error.code, error.headers.get("content-type", ""), error.read()
+            return error.code, error.headers, error.read()
+
+
+def check_page(body: bytes, headers: Message, endpoint: Endpoint) -> str | None:
+    """Check an HTML page's body and session cookie against ``endpoint``.
+
+    Returns:
+        None when they are right, else what is wrong first.
+    """
+    text = body.decode("utf-8", errors="replace")
+    for expected in endpoint.html_contains:
+        if expected not in text:
+            return f"body {body[:200]!r} lacks {expected!r}"
+    if endpoint.html_pattern is not None and re.search(endpoint.html_pattern, text) is None:
+        return f"body {body[:200]!r} does not match {endpoint.html_pattern!r}"
+    if endpoint.session_cookies:
+        names = [cookie.split("=", 1)[0].strip() for cookie in headers.get_all("set-cookie", [])]
+        if len(names) != 1 or names[0] not in endpoint.session_cookies:
+            wanted = " or ".join(endpoint.session_cookies)
+            return f"cookies set: {names}, expected exactly one, named {wanted}"
+    return None
 
 
 def check_answer(url: str, endpoint: Endpoint) -> str | None:
     """Request ``url`` as ``endpoint`` says and compare the answer with the expected one.
 
     An endpoint with an ``invalid_body`` is also sent that body, which must be
-    refused with 422, so that a framework that skips validation fails.
+    refused with 422, so that a framework that skips validation fails. An
+    HTML page is checked for its texts, its pattern and its session cookie,
+    since its CSRF token differs on every request.
 
     Returns:
         None when the answers are right, else what is wrong with the first wrong one.
     """
     try:
-        status, content_type, body = _request(url, endpoint.method, endpoint.body)
+        status, headers, body = _request(url, endpoint.method, endpoint.body)
     except OSError as error:
         return f"request failed: {error}"
     if status != 200:
         return f"status {status}, expected 200"
+    content_type = headers.get("content-type", "")
     if not content_type.startswith(endpoint.content_type):
         return f"content-type {content_type!r}, expected {endpoint.content_type!r}"
+    if endpoint.html_contains or endpoint.html_pattern is not None:
+        return check_page(body, headers, endpoint)
     if endpoint.text is not None:
         expected = endpoint.text.encode("utf-8")
         return None if body == expected else f"body {body[:200]!r}, expected {expected!r}"

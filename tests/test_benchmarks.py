@@ -7,9 +7,11 @@ same bytes. Speed is not tested here.
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib.util
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,10 +207,14 @@ def _django_routes(module: ModuleType) -> list[str]:
 
 
 # App -> how to list its routes, its users-posts route, and the routes it
-# registers after the 50 every app has: the typed route, where it has one.
-# The raw ASGI app has no routes.
+# registers after the 50 every app has: the typed route, then the HTML page,
+# where it has them. The raw ASGI app has no routes.
 ROUTE_LISTS: dict[str, tuple[Callable[[ModuleType], list[str]], str, list[str]]] = {
-    "carboy_app": (_carboy_routes, "/users/{id:int}/posts/{slug}", ["/items/{item_id}"]),
+    "carboy_app": (
+        _carboy_routes,
+        "/users/{id:int}/posts/{slug}",
+        ["/items/{item_id}", "/page"],
+    ),
     "starlette_app": (_starlette_routes, "/users/{id:int}/posts/{slug}", []),
     "fastapi_app": (_fastapi_routes, "/users/{id}/posts/{slug}", ["/items/{item_id}"]),
     "litestar_app": (
@@ -216,23 +222,95 @@ ROUTE_LISTS: dict[str, tuple[Callable[[ModuleType], list[str]], str, list[str]]]
         "/users/{id:int}/posts/{slug:str}",
         ["/items/{item_id:int}"],
     ),
-    "flask_app": (_flask_routes, "/users/<int:id>/posts/<slug>", []),
-    "django_app": (_django_routes, "users/<int:id>/posts/<str:slug>", []),
+    "flask_app": (_flask_routes, "/users/<int:id>/posts/<slug>", ["/page"]),
+    "django_app": (_django_routes, "users/<int:id>/posts/<str:slug>", ["page"]),
 }
 
 
 @pytest.mark.parametrize("app_name", sorted(ROUTE_LISTS))
-def test_benchmark_app_registers_users_posts_route_47th_of_50_then_the_typed_route(
+def test_benchmark_app_registers_users_posts_route_47th_of_50_then_its_extra_routes(
     app_name: str,
 ) -> None:
-    list_routes, users_posts_route, typed_routes = ROUTE_LISTS[app_name]
+    list_routes, users_posts_route, extra_routes = ROUTE_LISTS[app_name]
 
     routes = list_routes(load_app_module(app_name))
 
-    assert len(routes) == 50 + len(typed_routes)
+    assert len(routes) == 50 + len(extra_routes)
     assert len(set(routes)) == len(routes)
     assert routes.index(users_posts_route) == 46
-    assert routes[50:] == typed_routes
+    assert routes[50:] == extra_routes
+
+
+# The HTML page, GET /page ------------------------------------------------
+
+# The apps that serve it, each with its session cookie's name and the key
+# under which the session holds the CSRF secret.
+PAGE_APPS = {
+    "carboy_app": ("session", "_csrf"),
+    "flask_app": ("session", "csrf_token"),
+    "django_app": ("sessionid", "_csrftoken"),
+}
+PAGE_ITEMS = [f'<li id="item-{n}">Item {n}</li>' for n in range(1, 11)]
+PAGE_CSRF_INPUT = re.compile(
+    r'<input type="hidden" name="(?:csrf_token|csrfmiddlewaretoken)" value="[\w.-]{32,}">'
+)
+
+
+async def get_page(app_name: str) -> httpx.Response:
+    """Return the app's answer to ``GET /page``, from a client without cookies."""
+    module = load_app_module(app_name)
+    if app_name in WSGI_APPS:
+        transport = httpx.WSGITransport(app=getattr(module, WSGI_APPS[app_name]))
+        with httpx.Client(transport=transport, base_url="http://testserver") as client:
+            return client.get("/page")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=module.app), base_url="http://testserver"
+    ) as client:
+        return await client.get("/page")
+
+
+def session_data(cookie_value: str) -> dict[str, Any]:
+    """Decode the JSON payload of a signed session cookie, ignoring its signature.
+
+    All three frameworks put the base64url JSON first, before a ``.`` (carboy,
+    Flask) or a ``:`` (Django); the payloads here are too short to be compressed.
+    """
+    payload = re.split(r"[.:]", cookie_value, maxsplit=1)[0]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return data
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("app_name", sorted(PAGE_APPS))
+async def test_benchmark_page_renders_the_items_and_the_csrf_input_from_a_session_secret(
+    app_name: str,
+) -> None:
+    cookie_name, secret_key = PAGE_APPS[app_name]
+
+    response = await get_page(app_name)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<title>Items &amp; offers</title>" in response.text
+    assert re.findall(r"<li [^>]*>[^<]*</li>", response.text) == PAGE_ITEMS
+    assert len(PAGE_CSRF_INPUT.findall(response.text)) == 1
+    assert list(response.cookies) == [cookie_name]
+    assert len(response.headers.get_list("set-cookie")) == 1
+    assert secret_key in session_data(response.cookies[cookie_name])
+
+
+@pytest.mark.anyio
+async def test_benchmark_pages_are_the_same_html_but_for_the_csrf_input() -> None:
+    pages = {app_name: (await get_page(app_name)).text for app_name in sorted(PAGE_APPS)}
+
+    # Django keeps the template's last newline, Jinja2 drops it.
+    normalized = {
+        app_name: PAGE_CSRF_INPUT.sub("<csrf>", text).rstrip("\n")
+        for app_name, text in pages.items()
+    }
+
+    assert normalized["flask_app"] == normalized["carboy_app"]
+    assert normalized["django_app"] == normalized["carboy_app"]
 
 
 HELLO_DIR = APPS_DIR / "hello"

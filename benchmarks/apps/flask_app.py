@@ -1,16 +1,27 @@
-"""The benchmark app on Flask: three measured endpoints among 50 routes.
+"""The benchmark app on Flask: four measured endpoints among 51 routes.
 
 Routes, in registration order: ``/plaintext`` and ``/json`` first, 44 filler
 routes (a collection and an item route for each of 22 resources), then
 ``/users/<id>/posts/<slug>`` as the 47th route, then three more ``/users``
-routes. Plain synchronous views, as a Flask user writes them.
+routes, then the HTML page ``/page`` as the 51st. Plain synchronous views, as
+a Flask user writes them.
+
+``/page`` renders ``templates/page.html`` with ``render_template``. Flask has
+no CSRF protection of its own, so the app registers a ``csrf_token()``
+template global that does what Flask-WTF's ``generate_csrf`` does: a random
+secret kept in Flask's default session (a signed cookie), and a token made
+by signing it with itsdangerous. Each framework's page thus stores a CSRF
+secret in a signed session cookie and puts a token in the form.
 
 Serve with ``gunicorn --chdir benchmarks/apps flask_app:app``.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+import secrets
+
+from flask import Flask, Response, render_template, session
+from itsdangerous import URLSafeTimedSerializer
 
 RESOURCES: tuple[str, ...] = (
     "accounts", "addresses", "audits", "carts", "categories", "comments",
@@ -19,7 +30,17 @@ RESOURCES: tuple[str, ...] = (
     "refunds", "reports", "reviews", "shipments",
 )  # fmt: skip
 
+PAGE_TITLE = "Items & offers"
+PAGE_ITEMS = tuple({"id": n, "name": f"Item {n}"} for n in range(1, 11))
+CSRF_SESSION_KEY = "csrf_token"
+
+# Templates come from templates/ beside this file, Flask's default folder.
 app = Flask(__name__)
+# Flask's session needs a key; a fixed one is harmless here, where nothing
+# signed is worth forging.
+app.secret_key = "benchmark-only-not-a-secret"
+# Flask-WTF's serializer and salt; it makes one per call, this app one in all.
+_csrf_serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
 
 
 @app.get("/plaintext")
@@ -67,3 +88,21 @@ def user_post(id: int, slug: str) -> dict[str, int | str]:
 _add_item_route("/users/<int:id>", "user_detail")
 _add_item_route("/users/<int:id>/posts", "user_posts")
 _add_item_route("/users/<int:id>/followers", "user_followers")
+
+
+@app.template_global()
+def csrf_token() -> str:
+    """Return a token for a form, keeping the CSRF secret in the session.
+
+    The work of Flask-WTF's ``generate_csrf``, where a Flask app with forms
+    gets its CSRF tokens, since Flask itself has none.
+    """
+    if CSRF_SESSION_KEY not in session:
+        session[CSRF_SESSION_KEY] = secrets.token_hex(20)
+    return _csrf_serializer.dumps(session[CSRF_SESSION_KEY])
+
+
+@app.get("/page")
+def page() -> str:
+    """Render the HTML page: a title, ten items and a form with its CSRF token."""
+    return render_template("page.html", title=PAGE_TITLE, items=PAGE_ITEMS)

@@ -151,7 +151,8 @@ class Response:
                 f"{key!r} is not a valid cookie name: use letters, digits and !#$%&'*+-.^_`|~ only."
             ) from None
         morsel = cookie[key]
-        if any(ord(char) > 0xFF for char in morsel.coded_value):
+        coded = morsel.coded_value
+        if not coded.isascii() and any(ord(char) > 0xFF for char in coded):
             # SimpleCookie escapes Latin-1 only; the header could not be sent.
             raise ValueError(
                 f"The value of the cookie {key!r} holds characters outside Latin-1, which a "

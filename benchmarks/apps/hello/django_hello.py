@@ -1,7 +1,8 @@
 """Django's hello app, for the import-and-build time: one route, one dict.
 
-Settings as in the benchmark's Django app: no database, no contrib apps, the
-middleware an API deployment keeps.
+Settings as in the benchmark's Django app, less the sessions and templates
+that its HTML page needs: no database, no contrib apps, the middleware an API
+deployment keeps.
 """
 
 from __future__ import annotations
