@@ -101,11 +101,7 @@ def test_to_wsgi_answers_a_get_from_a_sync_handler_with_its_status_headers_and_b
         ("x-served-by", "carboy"),
         ("content-length", "32"),
         ("content-type", "application/json"),
-        ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("content-security-policy", "frame-ancestors 'none'"),
     ]
     assert body == b'{"token":"abc","query":"page=2"}'
 
@@ -129,11 +125,7 @@ def test_to_wsgi_passes_a_post_body_and_its_headers_to_the_handler(
         ("x-content-type", "application/json"),
         ("content-length", "18"),
         ("content-type", "application/octet-stream"),
-        ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("content-security-policy", "frame-ancestors 'none'"),
     ]
     assert body == b'{"name": "carboy"}'
 

@@ -42,11 +42,23 @@ def security_headers(response: object) -> dict[str, str]:
     return {name: value for name, value in response.headers.items() if name in names}  # type: ignore[attr-defined]
 
 
-def test_every_response_carries_the_default_security_headers() -> None:
+def test_every_page_carries_the_default_security_headers() -> None:
     client = TestClient(site())
 
-    for path in ("/", "/missing"):
-        assert security_headers(client.get(path)) == DEFAULT_HEADERS
+    page = client.get("/")
+    missing_page = client.get("/missing", headers={"accept": "text/html"})
+
+    assert security_headers(page) == DEFAULT_HEADERS
+    assert security_headers(missing_page) == DEFAULT_HEADERS
+
+
+def test_a_response_that_is_no_document_gets_nosniff_only() -> None:
+    client = TestClient(site())
+
+    problem = client.get("/missing")
+
+    assert problem.headers["content-type"] == "application/problem+json"
+    assert security_headers(problem) == {"x-content-type-options": "nosniff"}
 
 
 def test_https_responses_add_hsts() -> None:
@@ -102,13 +114,17 @@ def test_mounted_apps_get_the_headers_too(tmp_path: object) -> None:
 
     folder = pathlib.Path(str(tmp_path))
     (folder / "a.txt").write_text("static")
+    (folder / "page.html").write_text("<p>static page</p>")
     app = site()
     app.mount("/static", StaticFiles(directory=folder))
+    client = TestClient(app)
 
-    response = TestClient(app).get("/static/a.txt")
+    text = client.get("/static/a.txt")
+    page = client.get("/static/page.html")
 
-    assert response.text == "static"
-    assert security_headers(response) == DEFAULT_HEADERS
+    assert text.text == "static"
+    assert security_headers(text) == {"x-content-type-options": "nosniff"}
+    assert security_headers(page) == DEFAULT_HEADERS
 
 
 def test_a_forged_host_is_refused_by_default() -> None:

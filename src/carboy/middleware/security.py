@@ -25,6 +25,21 @@ __all__ = ["SecurityHeaders", "csp_nonce"]
 
 _NONCE = "carboy.csp_nonce"
 
+_DOCUMENT_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+)
+
+
+def is_document(media_type: str | None) -> bool:
+    """Tell whether a response of ``media_type`` is a document a browser renders."""
+    if media_type is None:
+        return True
+    return media_type.split(";", 1)[0].strip().lower() in _DOCUMENT_TYPES
+
 
 def csp_nonce(connection: HTTPConnection) -> str:
     """Return this request's CSP nonce, for ``<script nonce="...">``."""
@@ -36,35 +51,42 @@ def csp_nonce(connection: HTTPConnection) -> str:
 
 
 class SecurityHeaders:
-    """The security headers of an app, computed once from its settings."""
+    """The security headers of an app, computed once from its settings.
+
+    ``nosniff`` (and HSTS on HTTPS) go on every response. The headers that
+    only a document obeys (framing, referrer, opener and content policies)
+    go on documents: HTML, XHTML, SVG and XML, and responses of no declared
+    type, which a browser may sniff into one. A JSON or plain-text response
+    is never a page a browser frames or runs scripts in, and nosniff keeps
+    it from being taken for one.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        headers: list[tuple[bytes, bytes]] = []
-        if settings.x_frame_options:
-            headers.append((b"x-frame-options", settings.x_frame_options.encode()))
+        always: list[tuple[bytes, bytes]] = []
         if settings.content_type_nosniff:
-            headers.append((b"x-content-type-options", b"nosniff"))
+            always.append((b"x-content-type-options", b"nosniff"))
+        document: list[tuple[bytes, bytes]] = []
+        if settings.x_frame_options:
+            document.append((b"x-frame-options", settings.x_frame_options.encode()))
         if settings.referrer_policy:
-            headers.append((b"referrer-policy", settings.referrer_policy.encode()))
+            document.append((b"referrer-policy", settings.referrer_policy.encode()))
         if settings.cross_origin_opener_policy:
-            headers.append(
-                (b"cross-origin-opener-policy", settings.cross_origin_opener_policy.encode())
-            )
+            policy = settings.cross_origin_opener_policy.encode()
+            document.append((b"cross-origin-opener-policy", policy))
         self.csp_template: str | None = None
         if settings.content_security_policy:
             if "{nonce}" in settings.content_security_policy:
                 self.csp_template = settings.content_security_policy
             else:
-                headers.append(
-                    (b"content-security-policy", settings.content_security_policy.encode())
-                )
+                csp = settings.content_security_policy.encode()
+                document.append((b"content-security-policy", csp))
         elif settings.frame_ancestors:
-            headers.append(
-                (b"content-security-policy", f"frame-ancestors {settings.frame_ancestors}".encode())
-            )
-        self.headers = headers
+            csp = f"frame-ancestors {settings.frame_ancestors}".encode()
+            document.append((b"content-security-policy", csp))
+        self.always = always
+        self.document = always + document
         added = [b"content-security-policy", b"strict-transport-security"]
-        self.names = frozenset([*(name for name, _ in headers), *added])
+        self.names = frozenset([*(name for name, _ in self.document), *added])
         self.hsts: tuple[bytes, bytes] | None = None
         if settings.hsts_seconds > 0:
             value = f"max-age={settings.hsts_seconds}"
@@ -74,15 +96,16 @@ class SecurityHeaders:
                 value += "; preload"
             self.hsts = (b"strict-transport-security", value.encode())
 
-    def for_scope(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        """Return the headers to add to a response to this request."""
-        headers = self.headers
+    def for_scope(self, scope: Scope, is_document: bool = True) -> list[tuple[bytes, bytes]]:
+        """Return the headers to add to a response (a document, or not) to this request."""
+        headers = self.document if is_document else self.always
         is_https = scope.get("scheme") == "https"
-        if self.csp_template is not None or (self.hsts is not None and is_https):
+        has_csp = is_document and self.csp_template is not None
+        if has_csp or (self.hsts is not None and is_https):
             headers = list(headers)
-            if self.csp_template is not None:
+            if has_csp:
                 nonce = scope.get(_NONCE) or scope.setdefault(_NONCE, secrets.token_urlsafe(16))
-                policy = self.csp_template.replace("{nonce}", nonce)
+                policy = self.csp_template.replace("{nonce}", nonce)  # type: ignore[union-attr]
                 headers.append((b"content-security-policy", policy.encode()))
             if self.hsts is not None and is_https:
                 # RFC 6797 7.2: HSTS over plain HTTP is ignored, so it is sent on HTTPS only.
@@ -91,14 +114,15 @@ class SecurityHeaders:
 
     def apply(self, response: Response, scope: Scope) -> None:
         """Add the headers the response does not set itself."""
+        extra = self.for_scope(scope, is_document(response.media_type))
         raw = response.raw_headers
         names = self.names
         for name, _ in raw:
             if name in names:
                 present = {name for name, _ in raw}
-                raw.extend(pair for pair in self.for_scope(scope) if pair[0] not in present)
+                raw.extend(pair for pair in extra if pair[0] not in present)
                 return
-        raw.extend(self.for_scope(scope))
+        raw.extend(extra)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Wrap an ASGI app (a mounted one) so that its responses get the headers too."""
@@ -108,7 +132,16 @@ class SecurityHeaders:
                 if message["type"] == "http.response.start":
                     raw = list(message.get("headers", []))
                     present = {name.lower() for name, _ in raw}
-                    raw.extend(pair for pair in self.for_scope(scope) if pair[0] not in present)
+                    media_type = next(
+                        (
+                            value.decode("latin-1")
+                            for name, value in raw
+                            if name.lower() == b"content-type"
+                        ),
+                        None,
+                    )
+                    extra = self.for_scope(scope, is_document(media_type))
+                    raw.extend(pair for pair in extra if pair[0] not in present)
                     message["headers"] = raw
                 await send(message)
 
