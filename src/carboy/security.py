@@ -24,6 +24,7 @@ WebSocket it refuses the handshake with close code 1008 (policy violation).
 
 from __future__ import annotations
 
+import abc
 import re
 from typing import Any, Literal, NoReturn
 
@@ -36,7 +37,7 @@ __all__ = ["APIKeyCookie", "APIKeyHeader", "APIKeyQuery", "HTTPBearer", "Securit
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-class SecurityScheme:
+class SecurityScheme(abc.ABC):
     """The base of security schemes: a dependency that also describes itself to OpenAPI.
 
     Args:
@@ -59,13 +60,13 @@ class SecurityScheme:
         self.description = description
         self.auto_error = auto_error
 
+    @abc.abstractmethod
     def openapi_scheme(self) -> dict[str, Any]:
         """Return the scheme's OpenAPI Security Scheme Object."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def __call__(self, request: HTTPConnection) -> str | None:
         """Return the request's credential; ``None`` if it has none and ``auto_error`` is off."""
-        raise NotImplementedError
 
     def _described(self, scheme: dict[str, Any]) -> dict[str, Any]:
         if self.description is not None:
@@ -143,7 +144,7 @@ class HTTPBearer(SecurityScheme):
         return token
 
 
-class _APIKey(SecurityScheme):
+class _APIKey(SecurityScheme, abc.ABC):
     location: Literal["header", "query", "cookie"]
     where: str
 
@@ -162,8 +163,9 @@ class _APIKey(SecurityScheme):
         """Return ``{"type": "apiKey", "in": ..., "name": ...}``, with the description."""
         return self._described({"type": "apiKey", "in": self.location, "name": self.name})
 
+    @abc.abstractmethod
     def _read(self, connection: HTTPConnection) -> str | None:
-        raise NotImplementedError
+        """Return the key as the request carries it, or ``None``."""
 
     async def __call__(self, request: HTTPConnection) -> str | None:
         """Return the request's API key.
