@@ -27,7 +27,7 @@ from carboy.params import Param
 from carboy.requests import HTTPConnection, Request
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, TypeAdapter
+    from pydantic import BaseModel, TypeAdapter, ValidationError
     from pydantic.fields import FieldInfo
 
 Kind = Literal["async", "sync", "asyncgen", "gen"]
@@ -637,14 +637,9 @@ async def _validate_body(
     try:
         value = adapter.validate_json(body)  # type: ignore[union-attr]
     except ValidationError as exc:
-        for error in exc.errors(include_url=False, include_context=False, include_input=False):
-            errors.append(_error("body", error["loc"], error))
+        _collect("body", exc, errors)
         return
-    if plan.body_embedded:
-        for field in plan.body_fields:
-            kwargs[field.name] = getattr(value, field.alias)
-    else:
-        kwargs[plan.body_fields[0].name] = value
+    _assign(value, plan.body_fields, plan.body_embedded, kwargs)
 
 
 async def _validate_form(
@@ -664,14 +659,24 @@ async def _validate_form(
     try:
         value = plan.form_adapter.validate_python(raw)  # type: ignore[union-attr]
     except ValidationError as exc:
-        for error in exc.errors(include_url=False, include_context=False, include_input=False):
-            errors.append(_error("form", error["loc"], error))
+        _collect("form", exc, errors)
         return
-    if plan.form_embedded:
-        for field in plan.form_fields:
+    _assign(value, plan.form_fields, plan.form_embedded, kwargs)
+
+
+def _collect(where: str, exc: ValidationError, errors: list[dict[str, Any]]) -> None:
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        errors.append(_error(where, error["loc"], error))
+
+
+def _assign(value: Any, fields: list[BodyField], embedded: bool, kwargs: dict[str, Any]) -> None:
+    # An embedded body or form is a model of the parameters; otherwise the
+    # value is the one parameter.
+    if embedded:
+        for field in fields:
             kwargs[field.name] = getattr(value, field.alias)
     else:
-        kwargs[plan.form_fields[0].name] = value
+        kwargs[fields[0].name] = value
 
 
 def _error(where: str, loc: Sequence[Any], error: Mapping[str, Any]) -> dict[str, Any]:
