@@ -17,6 +17,7 @@ from carboy._plan import Dependant, PlanBuilder, call_plan, solve
 from carboy._routetable import CompiledPath, RouteTable, compile_path
 from carboy._serialize import make_converter
 from carboy.csrf import UNSAFE_METHODS, check_csrf, is_exempt
+from carboy.dependencies import run_success_callbacks
 from carboy.exceptions import (
     ClientDisconnect,
     HTTPException,
@@ -150,7 +151,10 @@ class Dispatcher:
                 connection.scope["carboy.exit_stack"] = stack
             try:
                 kwargs = await solve(plan, connection, stack, overrides, builder)
-                return await call_plan(plan, kwargs, None)
+                result = await call_plan(plan, kwargs, None)
+                if "carboy.on_success" in connection.scope:
+                    await run_success_callbacks(connection.scope)
+                return result
             except BaseException as exc:
                 if stack is not None:
                     # Cleanup sees the error (a transaction rolls back), then it

@@ -69,6 +69,8 @@ class Dependant:
     kind: Kind
     path: str
     connection_args: list[str] = dataclasses.field(default_factory=list)
+    uses_request: bool = False
+    """Whether a connection argument needs a real request (not a bare ``HTTPConnection``)."""
     background_args: list[str] = dataclasses.field(default_factory=list)
     path_args: list[str] = dataclasses.field(default_factory=list)
     parameters: list[Parameter] = dataclasses.field(default_factory=list)
@@ -170,6 +172,7 @@ class PlanBuilder:
                 continue
             if marker is None and _is_connection(annotation, name, hints):
                 plan.connection_args.append(name)
+                plan.uses_request = plan.uses_request or annotation is not HTTPConnection
                 continue
             if marker is None and annotation is BackgroundTasks:
                 plan.background_args.append(name)
@@ -689,15 +692,19 @@ async def solve_without_request(
     stack: contextlib.AsyncExitStack,
     overrides: Mapping[Callable[..., Any], Callable[..., Any]],
     builder: PlanBuilder,
+    scope: dict[str, Any],
 ) -> Any:
     """Run ``plan`` as a dependency with no request: ``app.resolve()``.
+
+    ``scope`` is the stand-in connection's scope, where ``on_success``
+    callbacks are left for the caller to run.
 
     Raises:
         ImproperlyConfigured: when a plan below needs the request.
     """
     for each in plan.walk():
         needs = (
-            each.connection_args
+            each.uses_request
             or each.background_args
             or each.path_args
             or each.parameters
@@ -714,9 +721,8 @@ async def solve_without_request(
     async def never(*_: Any) -> Any:
         raise RuntimeError("No request: this connection stands in for app.resolve().")
 
-    connection = HTTPConnection(
-        {"type": "carboy.resolve", "headers": [], "path_params": {}}, never, never
-    )
+    scope.update({"type": "carboy.resolve", "headers": [], "path_params": {}})
+    connection = HTTPConnection(scope, never, never)
     call = overrides.get(plan.call)
     if call is not None:
         plan = builder.build(call, plan.path)

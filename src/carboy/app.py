@@ -261,8 +261,14 @@ class Carboy(Router):
 
         builder = PlanBuilder(self.providers)
         plan = builder.build(dependency, "(outside a request)", localns=localns)
+        from carboy.dependencies import run_success_callbacks
+
         async with contextlib.AsyncExitStack() as stack:
-            yield await solve_without_request(plan, stack, self.dependency_overrides, builder)
+            scope: dict[str, Any] = {}
+            yield await solve_without_request(
+                plan, stack, self.dependency_overrides, builder, scope
+            )
+            await run_success_callbacks(scope)
 
     def openapi(self) -> dict[str, Any]:
         """Return the app's OpenAPI 3.1 document (built once, after startup)."""

@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     Entries may be ``example.com``, ``*.example.com`` or ``.example.com``.
     """
 
+    # Database (carboy.db) ---------------------------------------------
+    database_url: SecretStr | None = None
+    """The database, as a URL: ``postgresql://user:password@host/name``.
+
+    ``None``: a SQLite file, ``db.sqlite3``, in the working folder. Secret,
+    because it usually holds a password.
+    """
+    database_echo: bool = False
+    """Log every SQL statement (at INFO, logger ``sqlalchemy.engine``)."""
+    database_raise_on_lazy_load: bool = False
+    """Raise on a lazy load that would run SQL, to catch N+1 queries in tests and development."""
+
     # Sessions -----------------------------------------------------------
     session_cookie_name: str = "session"
     session_max_age: int = 14 * 24 * 3600

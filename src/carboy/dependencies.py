@@ -19,14 +19,22 @@ replacement``. Batteries provide a type by annotation alone with
 ``app.provide(Session, get_session)``: any parameter annotated ``Session``
 then gets ``get_session()``'s value. Outside a request (a CLI command, a task,
 start-up), ``async with app.resolve(get_session) as session:`` runs one.
+
+A dependency that holds a unit of work (a database transaction) finishes it
+with ``on_success(connection, commit)``: ``commit`` runs once the handler has
+returned, before the response is sent, so that a failed commit fails the
+request instead of following a response that already said it worked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Depends"]
+if TYPE_CHECKING:
+    from carboy.requests import HTTPConnection
+
+__all__ = ["Depends", "on_success"]
 
 
 class Depends:
@@ -50,3 +58,41 @@ class Depends:
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
         return f"Depends({name})"
+
+
+def on_success(connection: HTTPConnection, callback: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``callback`` when the handler returns, before its response is sent.
+
+    Callbacks run in the order they were added. One that raises fails the
+    request as if the handler had raised: generator dependencies see that
+    error in their cleanup, and the client gets the error response. Outside a
+    request (``app.resolve()``), callbacks run when the ``async with`` block
+    ends without an error.
+
+    Args:
+        connection: The request (a dependency declares ``connection:
+            HTTPConnection`` to get it, which ``app.resolve()`` also fills).
+        callback: An async function of no arguments, such as a commit.
+
+    Example::
+
+        async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
+            async with make_session() as session:
+                on_success(connection, session.commit)
+                yield session
+    """
+    callbacks: list[Callable[[], Awaitable[Any]]] | None = connection.scope.get(
+        "carboy.on_success"
+    )
+    if callbacks is None:
+        connection.scope["carboy.on_success"] = [callback]
+    else:
+        callbacks.append(callback)
+
+
+async def run_success_callbacks(scope: dict[str, Any]) -> None:
+    """Run and forget the callbacks ``on_success`` registered in ``scope``."""
+    callbacks = scope.pop("carboy.on_success", None)
+    if callbacks is not None:
+        for callback in callbacks:
+            await callback()

@@ -1,0 +1,65 @@
+"""The database battery's startup checks: ``db.E001`` and on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from carboy.checks import CheckMessage
+from carboy.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+    from carboy.db.extension import Database
+
+__all__ = ["register_checks"]
+
+
+def register_checks(app: Carboy, database: Database) -> None:
+    """Register the database's checks with ``app``."""
+
+    def check_url(_app: Carboy) -> list[CheckMessage]:
+        from carboy.db._urls import check_driver
+
+        try:
+            urls = database.urls
+            check_driver(urls.sync, urls.source)
+            check_driver(urls.async_, urls.source)
+        except ImproperlyConfigured as exc:
+            return [
+                CheckMessage(
+                    "db.E001",
+                    "error",
+                    str(exc),
+                    "Set CARBOY_DATABASE_URL (or Database(url=...)) to a database URL "
+                    "whose driver is installed.",
+                )
+            ]
+        return []
+
+    def check_deploy(_app: Carboy) -> list[CheckMessage]:
+        messages = []
+        if app.settings.database_raise_on_lazy_load:
+            messages.append(
+                CheckMessage(
+                    "db.W001",
+                    "warning",
+                    "database_raise_on_lazy_load is on: a page that lazily loads a "
+                    "relationship fails instead of running a query.",
+                    "Keep it for tests and development; set CARBOY_DATABASE_RAISE_ON_LAZY_LOAD=0 "
+                    "in production.",
+                )
+            )
+        if not database.migrations.is_dir():
+            messages.append(
+                CheckMessage(
+                    "db.W002",
+                    "warning",
+                    f"The migrations folder {str(database.migrations)!r} does not exist, so "
+                    "the production database's tables cannot be created or upgraded.",
+                    "Run 'carboy db init', then 'carboy db makemigrations -m \"initial\"'.",
+                )
+            )
+        return messages
+
+    app.register_check(check_url)
+    app.register_check(check_deploy, deploy=True)

@@ -1,0 +1,399 @@
+"""``Database``: everything the database battery adds to an app, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import URL, Engine, create_engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import ORMExecuteState, Session, raiseload, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import StaticPool
+
+from carboy.db._urls import DatabaseURLs, check_driver, resolve_urls, scrub
+from carboy.db.models import Model
+from carboy.db.queries import PageRequest, page_request
+from carboy.dependencies import on_success
+from carboy.exceptions import ImproperlyConfigured
+from carboy.problems import error_response
+from carboy.requests import HTTPConnection, Request
+from carboy.responses import Response
+
+if TYPE_CHECKING:
+    from carboy.app import Carboy
+
+__all__ = ["Database", "Pool"]
+
+SQLITE_DEFAULT = "db.sqlite3"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """How many connections an engine keeps, and for how long.
+
+    Args:
+        size: Connections kept open.
+        max_overflow: Extra connections opened under load, closed when returned.
+        timeout: Seconds a request waits for a free connection before failing.
+        recycle: Seconds after which a connection is replaced, before a server
+            or a firewall drops it; -1: never.
+        pre_ping: Test each connection as it is taken from the pool, at the
+            cost of a round trip, to survive database restarts.
+    """
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout: float = 30.0
+    recycle: int = 1800
+    pre_ping: bool = False
+
+
+class Database:
+    """The database battery: engines, sessions, transactions and migrations.
+
+    Handlers get a session by annotation: ``session: AsyncSession`` in an
+    async handler, ``session: Session`` in a sync one. Each request has one
+    transaction, committed when the handler returns and rolled back when it
+    raises; the commit happens before the response is sent, so a failed
+    commit is an error response, never a success that did not happen.
+
+    Args:
+        url: The database URL. ``None``: the ``database_url`` setting
+            (``CARBOY_DATABASE_URL``), else a SQLite file ``db.sqlite3`` in the
+            working folder.
+        metadata: The tables the app's migrations manage; ``Model.metadata``
+            by default, which holds every ``Model`` subclass, the batteries'
+            included.
+        pool: Connection pool sizes and timeouts.
+        migrations: The migrations folder, relative to the working folder.
+        connect_timeout: Seconds to wait for the database at startup.
+
+    Example::
+
+        db = Database()
+        app = Carboy(extensions=[db])
+
+        @app.post("/notes")
+        async def add_note(note: NoteIn, session: AsyncSession) -> NoteOut:
+            row = Note(text=note.text)
+            session.add(row)
+            await session.flush()
+            return NoteOut(id=row.id, text=row.text)
+    """
+
+    name = "db"
+    requires: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        metadata: MetaData | None = None,
+        pool: Pool | None = None,
+        migrations: str | os.PathLike[str] = "migrations",
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._url = url
+        self.metadata = metadata if metadata is not None else Model.metadata
+        self.pool = pool or Pool()
+        self.migrations = Path(migrations)
+        self.connect_timeout = connect_timeout
+        self._app: Carboy | None = None
+        self._urls: DatabaseURLs | None = None
+        self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._sessionmaker: sessionmaker[Session] | None = None
+        self._async_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    # Extension ------------------------------------------------------------
+
+    def init_app(self, app: Carboy) -> None:
+        """Provide sessions to handlers, connect at startup, and map database conflicts."""
+        from carboy.db.checks import register_checks
+
+        self._app = app
+        app.provide(Session, self._request_session)
+        app.provide(AsyncSession, self._request_async_session)
+        app.provide(PageRequest, page_request)
+        app.on_startup(self.connect)
+        app.on_shutdown(self.disconnect)
+        app.add_exception_handler(StaleDataError, _conflict)
+        app.add_exception_handler(OperationalError, _busy_or_raise)
+        register_checks(app, self)
+
+    @property
+    def app(self) -> Carboy:
+        """The app this database belongs to."""
+        if self._app is None:
+            raise ImproperlyConfigured(
+                "This Database is not installed in an app. Add it to "
+                "Carboy(extensions=[...])."
+            )
+        return self._app
+
+    # URLs and engines -----------------------------------------------------
+
+    @property
+    def urls(self) -> DatabaseURLs:
+        """The database's sync and async URLs, from the argument, the setting or the default."""
+        if self._urls is None:
+            self._urls = self._resolve()
+        return self._urls
+
+    def _resolve(self) -> DatabaseURLs:
+        if self._url is not None:
+            return resolve_urls(self._url, "the url given to Database()")
+        setting = self._app.settings.database_url if self._app is not None else None
+        if setting is not None:
+            return resolve_urls(setting.get_secret_value(), "the setting CARBOY_DATABASE_URL")
+        path = Path.cwd() / SQLITE_DEFAULT
+        return resolve_urls(
+            URL.create("sqlite", database=str(path)), f"the default, {SQLITE_DEFAULT}"
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The sync engine, made on first use."""
+        if self._engine is None:
+            urls = self.urls
+            check_driver(urls.sync, urls.source)
+            self._engine = create_engine(urls.sync, **self._engine_options(urls.sync))
+            if urls.backend == "sqlite":
+                _configure_sqlite(self._engine, urls)
+        return self._engine
+
+    @property
+    def async_engine(self) -> AsyncEngine:
+        """The async engine, made on first use."""
+        if self._async_engine is None:
+            urls = self.urls
+            check_driver(urls.async_, urls.source)
+            self._async_engine = create_async_engine(
+                urls.async_, **self._engine_options(urls.async_)
+            )
+            if urls.backend == "sqlite":
+                _configure_sqlite(self._async_engine.sync_engine, urls)
+        return self._async_engine
+
+    def _engine_options(self, url: URL) -> dict[str, Any]:
+        options: dict[str, Any] = {"echo": self._setting("database_echo")}
+        if self.urls.is_sqlite_memory:
+            # One connection, shared by every session: each new connection
+            # to ":memory:" would be a new, empty database.
+            options["poolclass"] = StaticPool
+            options["connect_args"] = {"check_same_thread": False}
+            return options
+        pool = self.pool
+        options.update(
+            pool_size=pool.size,
+            max_overflow=pool.max_overflow,
+            pool_timeout=pool.timeout,
+            pool_recycle=pool.recycle,
+            pool_pre_ping=pool.pre_ping,
+        )
+        return options
+
+    def _setting(self, name: str) -> bool:
+        return bool(getattr(self._app.settings, name)) if self._app is not None else False
+
+    # Sessions ---------------------------------------------------------------
+
+    @property
+    def sessionmaker(self) -> sessionmaker[Session]:
+        """The factory of sync sessions: ``with db.sessionmaker.begin() as session:``."""
+        if self._sessionmaker is None:
+            self._sessionmaker = sessionmaker(
+                self.engine, class_=self._session_class(), expire_on_commit=False
+            )
+        return self._sessionmaker
+
+    @property
+    def async_sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The factory of async sessions: ``async with db.async_sessionmaker.begin() as s:``."""
+        if self._async_sessionmaker is None:
+            self._async_sessionmaker = async_sessionmaker(
+                self.async_engine,
+                sync_session_class=self._session_class(),
+                expire_on_commit=False,
+            )
+        return self._async_sessionmaker
+
+    def session(self) -> Session:
+        """Open a sync session outside a request; use it as ``with db.session() as s:``."""
+        return self.sessionmaker()
+
+    def async_session(self) -> AsyncSession:
+        """Open an async session outside a request: ``async with db.async_session() as s:``."""
+        return self.async_sessionmaker()
+
+    def _session_class(self) -> type[Session]:
+        # Objects stay readable after commit: a handler returns them, and
+        # they are serialized after the transaction has ended.
+        class CarboySession(Session):
+            pass
+
+        if self._setting("database_raise_on_lazy_load"):
+            event.listen(CarboySession, "do_orm_execute", _raise_on_lazy_load)
+        return CarboySession
+
+    async def _request_session(self, connection: HTTPConnection) -> AsyncIterator[Session]:
+        session = self.sessionmaker()
+
+        async def commit() -> None:
+            await anyio.to_thread.run_sync(session.commit)
+
+        on_success(connection, commit)
+        try:
+            yield session
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.rollback)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
+
+    async def _request_async_session(
+        self, connection: HTTPConnection
+    ) -> AsyncIterator[AsyncSession]:
+        session = self.async_sessionmaker()
+        on_success(connection, session.commit)
+        try:
+            yield session
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await session.rollback()
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await session.close()
+
+    # Lifecycle --------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Make the engines and check that the database answers.
+
+        Raises:
+            ImproperlyConfigured: when the URL is wrong, its driver is
+                missing, or the database does not answer in
+                ``connect_timeout`` seconds. The message names the setting
+                and never shows the password.
+        """
+        urls = self.urls
+        check_driver(urls.sync, urls.source)
+        engine = self.async_engine
+        try:
+            with anyio.fail_after(self.connect_timeout):
+                async with engine.connect() as connection:
+                    await connection.exec_driver_sql("SELECT 1")
+        except TimeoutError:
+            raise ImproperlyConfigured(
+                f"The database at {urls.safe()} ({urls.source}) did not answer within "
+                f"{self.connect_timeout:g} s. Check the host and port, and that the server runs."
+            ) from None
+        except Exception as exc:
+            reason = scrub(str(getattr(exc, "orig", None) or exc), urls.async_).strip()
+            raise ImproperlyConfigured(
+                f"Could not connect to the database at {urls.safe()} ({urls.source}): "
+                f"{type(getattr(exc, 'orig', None) or exc).__name__}: {reason} Check the "
+                "setting, and that the server runs and accepts these credentials."
+            ) from None
+
+    async def disconnect(self) -> None:
+        """Close every pooled connection."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def create_all(self) -> None:
+        """Create the tables of ``metadata`` that do not exist yet; for tests and scripts.
+
+        A real project creates its tables with migrations: ``carboy db migrate``.
+        """
+        self.metadata.create_all(self.engine)
+
+    def drop_all(self) -> None:
+        """Drop the tables of ``metadata``; for tests."""
+        self.metadata.drop_all(self.engine)
+
+    def shell_context(self) -> dict[str, Any]:
+        """The names ``carboy shell`` starts with: ``db``, a ``session`` and every model."""
+        from sqlalchemy import delete, func, insert, select, update
+
+        names: dict[str, Any] = {
+            "db": self,
+            "session": self.session(),
+            "select": select,
+            "insert": insert,
+            "update": update,
+            "delete": delete,
+            "func": func,
+        }
+        for mapper in Model.registry.mappers:
+            names.setdefault(mapper.class_.__name__, mapper.class_)
+        return names
+
+
+def _configure_sqlite(engine: Engine, urls: DatabaseURLs) -> None:
+    # sqlite3's own transaction handling starts transactions late and breaks
+    # SAVEPOINT; SQLAlchemy's documented fix: turn it off and emit BEGIN at
+    # the start of every transaction. Foreign keys are off in SQLite unless
+    # asked for, and WAL lets readers run beside a writer.
+    is_file = not urls.is_sqlite_memory
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if is_file:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _raise_on_lazy_load(state: ORMExecuteState) -> None:
+    if state.is_select and not state.is_relationship_load and not state.is_column_load:
+        state.statement = state.statement.options(raiseload("*", sql_only=True))
+
+
+async def _conflict(request: Request, _exc: StaleDataError) -> Response:
+    return error_response(
+        request.headers,
+        409,
+        "Conflict",
+        "The row was changed by another request while this one was working on it. "
+        "Reload it and try again.",
+    )
+
+
+async def _busy_or_raise(request: Request, exc: OperationalError) -> Response:
+    # SQLite lets one writer at a time; a transaction that read a row another
+    # one has since written cannot write it, and gets "database is locked".
+    if "database is locked" not in str(exc.orig):
+        raise exc
+    return error_response(
+        request.headers,
+        503,
+        "Service Unavailable",
+        "The database is busy with another write. Try again in a moment.",
+        {"Retry-After": "1"},
+    )

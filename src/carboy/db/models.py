@@ -1,0 +1,125 @@
+"""The declarative base of carboy's models, and mixins for common columns.
+
+Models are plain SQLAlchemy 2 typed models: ``Mapped``, ``mapped_column`` and
+``relationship`` work as SQLAlchemy documents them. ``Model`` adds what makes
+migrations stable and names predictable::
+
+    class BlogPost(Model, TimestampMixin):          # table "blog_post"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str] = mapped_column(String(200))
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+__all__ = ["NAMING_CONVENTION", "Model", "TimestampMixin", "VersionMixin", "table_name"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names derived from tables and columns.
+
+Without them, databases invent names of their own, and a migration that must
+drop a constraint cannot name it the same way on every database.
+"""
+
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def table_name(class_name: str) -> str:
+    """Return the table name of a model class: ``BlogPost`` -> ``blog_post``.
+
+    Acronyms stay one word: ``HTTPLog`` -> ``http_log``.
+    """
+    return _WORD_BOUNDARY.sub("_", class_name).lower()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(DeclarativeBase):
+    """The base class of an app's models.
+
+    A model's table is named after its class in snake case unless it sets
+    ``__tablename__``; a subclass of a mapped model that declares no primary
+    key of its own shares its parent's table (single-table inheritance).
+    Constraints are named by ``NAMING_CONVENTION``.
+    """
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    @declared_attr.directive
+    @classmethod
+    def __tablename__(cls) -> str | None:
+        for base in cls.__mro__[1:]:
+            if getattr(base, "__table__", None) is not None and not _declares_primary_key(cls):
+                return None
+        return table_name(cls.__name__)
+
+    def __repr__(self) -> str:
+        mapper = self.__mapper__
+        identity = mapper.primary_key_from_instance(self)
+        keys = ", ".join(
+            f"{column.key}={value!r}"
+            for column, value in zip(mapper.primary_key, identity, strict=True)
+        )
+        return f"<{type(self).__name__} {keys}>"
+
+
+def _declares_primary_key(cls: type) -> bool:
+    for value in vars(cls).values():
+        column = getattr(value, "column", None)
+        if column is not None and getattr(column, "primary_key", False):
+            return True
+    return False
+
+
+class TimestampMixin:
+    """Add ``created_at`` and ``updated_at``, timezone-aware, set by carboy in UTC.
+
+    The values are made in Python, not by the database, so that they are the
+    same kind of value on SQLite, PostgreSQL and MariaDB, and are known
+    without reading the row back.
+    """
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, nullable=False
+    )
+
+
+class VersionMixin:
+    """Add a ``version`` column that guards against lost updates.
+
+    Every UPDATE checks that the row still has the version it was read with
+    and increments it. When another transaction changed the row in between,
+    the update matches no row, SQLAlchemy raises ``StaleDataError``, and
+    carboy answers 409 Conflict: the second writer must reload, instead of
+    silently overwriting the first.
+    """
+
+    @declared_attr
+    @classmethod
+    def version(cls) -> Mapped[int]:
+        return mapped_column(nullable=False)
+
+    @declared_attr.directive
+    @classmethod
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Only the base-most mapped class names the column; subclasses inherit it.
+        if any(getattr(base, "__table__", None) is not None for base in cls.__mro__[1:]):
+            return {}
+        return {"version_id_col": cls.version}
