@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import pytest
 
 from carboy import BackgroundTasks, Carboy, Depends, Header, HTTPException, Query, Request, Router
+from carboy.dependencies import on_success
 from carboy.exceptions import ImproperlyConfigured
+from carboy.requests import HTTPConnection
 from carboy.testing import TestClient
 
 
@@ -389,3 +391,92 @@ def test_depends_without_a_callable_needs_a_class_annotation() -> None:
         "Depends() without a function needs a callable annotation, such as a class; got "
         "typing.Any. Pass the function: Depends(get_value)."
     )
+
+
+def _unit_of_work(log: list[str]) -> Any:
+    async def unit(connection: HTTPConnection) -> AsyncIterator[str]:
+        async def commit() -> None:
+            log.append("commit")
+            if connection.scope.get("type") == "http" and "fail" in connection.url.query:
+                raise RuntimeError("the commit failed")
+
+        on_success(connection, commit)
+        try:
+            yield "unit"
+        except Exception as exc:
+            log.append(f"rollback: {exc}")
+            raise
+        finally:
+            log.append("closed")
+
+    return unit
+
+
+def test_on_success_runs_after_the_handler_and_before_the_response() -> None:
+    log: list[str] = []
+    app = Carboy()
+    unit = _unit_of_work(log)
+
+    @app.get("/")
+    async def home(work: Annotated[str, Depends(unit)]) -> str:
+        log.append("handler")
+        return work
+
+    async def record_send(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                log.append("response")
+            await send(message)
+
+        await app_stack(scope, receive, sending)
+
+    with TestClient(app) as client:
+        app_stack = app._stack
+        app._stack = record_send  # type: ignore[assignment]
+        assert client.get("/").text == "unit"
+    assert log == ["handler", "commit", "response", "closed"]
+
+
+def test_a_failing_on_success_callback_fails_the_request() -> None:
+    log: list[str] = []
+    app = Carboy()
+    unit = _unit_of_work(log)
+
+    @app.get("/")
+    async def home(work: Annotated[str, Depends(unit)]) -> str:
+        return work
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/?fail")
+    assert response.status_code == 500
+    assert log == ["commit", "rollback: the commit failed", "closed"]
+
+
+def test_on_success_callbacks_do_not_run_when_the_handler_raises() -> None:
+    log: list[str] = []
+    app = Carboy()
+    unit = _unit_of_work(log)
+
+    @app.get("/")
+    async def home(work: Annotated[str, Depends(unit)]) -> str:
+        raise HTTPException(400, "no")
+
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 400
+    assert log == ["rollback: 400: no", "closed"]
+
+
+@pytest.mark.anyio
+async def test_resolve_runs_on_success_callbacks_when_the_block_ends() -> None:
+    log: list[str] = []
+    app = Carboy()
+    unit = _unit_of_work(log)
+    async with app.resolve(unit) as value:
+        assert value == "unit"
+        assert log == []
+    assert log == ["commit", "closed"]
+    log.clear()
+    with pytest.raises(ValueError, match="inside"):
+        async with app.resolve(unit):
+            raise ValueError("inside")
+    assert log == ["rollback: inside", "closed"]

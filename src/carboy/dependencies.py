@@ -28,7 +28,7 @@ request instead of following a response that already said it worked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def on_success(connection: HTTPConnection, callback: Callable[[], Awaitable[Any]
         callbacks.append(callback)
 
 
-async def run_success_callbacks(scope: dict[str, Any]) -> None:
+async def run_success_callbacks(scope: MutableMapping[str, Any]) -> None:
     """Run and forget the callbacks ``on_success`` registered in ``scope``."""
     callbacks = scope.pop("carboy.on_success", None)
     if callbacks is not None:

@@ -45,6 +45,7 @@ from carboy.db.queries import (
     get_or_404,
     paginate,
 )
+from carboy.db.types import UTCDateTime
 
 __all__ = [
     "MAX_PER_PAGE",
@@ -57,6 +58,7 @@ __all__ = [
     "Pool",
     "Session",
     "TimestampMixin",
+    "UTCDateTime",
     "VersionMixin",
     "atomic",
     "first_or_404",

@@ -305,11 +305,12 @@ class Database:
                 f"{self.connect_timeout:g} s. Check the host and port, and that the server runs."
             ) from None
         except Exception as exc:
-            reason = scrub(str(getattr(exc, "orig", None) or exc), urls.async_).strip()
+            cause = getattr(exc, "orig", None) or exc
+            reason = scrub(str(cause), urls.async_).strip().rstrip(".")
             raise ImproperlyConfigured(
                 f"Could not connect to the database at {urls.safe()} ({urls.source}): "
-                f"{type(getattr(exc, 'orig', None) or exc).__name__}: {reason} Check the "
-                "setting, and that the server runs and accepts these credentials."
+                f"{type(cause).__name__}: {reason}. Check the setting, and that the server "
+                "runs and accepts these credentials."
             ) from None
 
     async def disconnect(self) -> None:

@@ -15,8 +15,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from carboy.db.types import UTCDateTime
 
 __all__ = ["NAMING_CONVENTION", "Model", "TimestampMixin", "VersionMixin", "table_name"]
 
@@ -88,16 +90,16 @@ def _declares_primary_key(cls: type) -> bool:
 class TimestampMixin:
     """Add ``created_at`` and ``updated_at``, timezone-aware, set by carboy in UTC.
 
-    The values are made in Python, not by the database, so that they are the
-    same kind of value on SQLite, PostgreSQL and MariaDB, and are known
-    without reading the row back.
+    The values are made in Python, not by the database, so that they are
+    known without reading the row back; ``UTCDateTime`` makes them the same
+    kind of value on SQLite, PostgreSQL and MariaDB.
     """
 
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, nullable=False
+        UTCDateTime(), default=_utcnow, nullable=False
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_utcnow, onupdate=_utcnow, nullable=False
+        UTCDateTime(), default=_utcnow, onupdate=_utcnow, nullable=False
     )
 
 
