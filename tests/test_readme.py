@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -105,3 +106,34 @@ def test_the_readme_python_snippets_run() -> None:
         "query.notify",
         "body.price",
     ]
+
+
+def test_the_readme_database_snippet_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carboy.db import Model
+    from carboy.testing import TestClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CARBOY_DATABASE_URL", raising=False)
+    snippet = re.findall(r"```python\n(.*?)```", README, re.S)[2]
+    namespace: dict[str, object] = {}
+    # Not inheriting this module's `from __future__ import annotations`: the
+    # snippet runs as a user's file would.
+    exec(compile(snippet, "README.md", "exec", dont_inherit=True), namespace)
+    note_table = Model.metadata.tables["note"]
+    try:
+        db = namespace["app"].extensions["db"]  # type: ignore[attr-defined]
+        note_table.create(db.engine)
+        with TestClient(namespace["app"]) as client:  # type: ignore[arg-type]
+            created = client.post("/notes", json={"text": "first"})
+            assert created.status_code == 201
+            assert created.json() == {"id": 1, "text": "first"}
+            client.post("/notes", json={"text": "second"})
+            page = client.get("/notes?per_page=1&page=2").json()
+            assert (page["items"], page["total"], page["pages"]) == (["second"], 2, 2)
+            assert client.get("/notes/1").json() == {"id": 1, "text": "first"}
+            assert client.get("/notes/3").status_code == 404
+        assert (tmp_path / "db.sqlite3").exists()
+    finally:
+        Model.metadata.remove(note_table)
