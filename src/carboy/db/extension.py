@@ -263,8 +263,12 @@ class Database:
                 await anyio.to_thread.run_sync(session.rollback)
             raise
         finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.close)
+            if session.in_transaction():
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(session.close)
+            else:
+                # Committed or never used: no connection to give back, no I/O.
+                session.close()
 
     async def _request_async_session(
         self, connection: HTTPConnection
