@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import Any, Literal
 
+from _database import fortunes_page, world_rows
 from _text import last_lines
 from _venv import venv_python
 
@@ -59,15 +62,35 @@ print(f"{(built - start) * 1000:.3f} {(time.perf_counter() - start) * 1000:.3f}"
 """
 
 
+AppKind = Literal["web", "db"]
+"""Which of a framework's apps serves an endpoint: the web app, or the database app."""
+
+APP_KINDS: tuple[AppKind, ...] = ("web", "db")
+
+BodyCheck = Callable[[bytes], str | None]
+"""Judges an answer's body: None when it is right, else what is wrong."""
+
+
 @dataclass(frozen=True)
 class Framework:
-    """One benchmark app and the server that runs it."""
+    """One framework: its benchmark app, its database app if any, and their server."""
 
     key: str
     label: str
     module: str
     attribute: str
     server: Literal["uvicorn", "gunicorn"]
+    # The module of the app that serves the database endpoints, with the
+    # same attribute and server as ``module``'s; None when there is none.
+    db_module: str | None = None
+
+    def module_of(self, kind: AppKind) -> str:
+        """Return the module of the app of ``kind``."""
+        if kind == "web":
+            return self.module
+        if self.db_module is None:
+            raise ValueError(f"{self.label} has no database app")
+        return self.db_module
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,14 @@ class Endpoint:
     html_pattern: str | None = None
     # The names, one per framework, of which the answer must set exactly one cookie.
     session_cookies: tuple[str, ...] = ()
+    # For an answer that differs on every request (random rows): a function
+    # that judges the body instead of comparing it with a fixed one.
+    body_check: BodyCheck | None = None
+    # More GET requests, sent by the check only and never under load: a path
+    # with its query string, and the body check that its answer must pass.
+    more_checks: tuple[tuple[str, BodyCheck], ...] = ()
+    # The app that serves it: each framework's benchmark app, or its database app.
+    app: AppKind = "web"
 
     @property
     def label(self) -> str:
@@ -105,12 +136,12 @@ class Endpoint:
 # The order of the report's rows.
 FRAMEWORKS = (
     Framework("raw", "raw ASGI", "raw_asgi_app", "app", "uvicorn"),
-    Framework("carboy", "carboy", "carboy_app", "app", "uvicorn"),
+    Framework("carboy", "carboy", "carboy_app", "app", "uvicorn", "carboy_db_app"),
     Framework("starlette", "Starlette", "starlette_app", "app", "uvicorn"),
-    Framework("fastapi", "FastAPI", "fastapi_app", "app", "uvicorn"),
+    Framework("fastapi", "FastAPI", "fastapi_app", "app", "uvicorn", "fastapi_db_app"),
     Framework("litestar", "Litestar", "litestar_app", "app", "uvicorn"),
     Framework("flask", "Flask", "flask_app", "app", "gunicorn"),
-    Framework("django", "Django", "django_app", "application", "gunicorn"),
+    Framework("django", "Django", "django_app", "application", "gunicorn", "django_db_app"),
 )
 FRAMEWORKS_BY_KEY = {framework.key: framework for framework in FRAMEWORKS}
 
@@ -146,6 +177,121 @@ PAGE_ENDPOINT = Endpoint(
     served_by=("carboy", "flask", "django"),
 )
 
+
+def _world_row_error(value: object) -> str | None:
+    """Tell what keeps ``value`` from being a row of ``world`` as JSON, or None."""
+    if not isinstance(value, dict) or set(value) != {"id", "randomNumber"}:
+        return f"{value!r} is not an object with exactly the keys id and randomNumber"
+    id_, number = value["id"], value["randomNumber"]
+    # bool is an int to isinstance, and JSON's true is no id.
+    if type(id_) is not int or type(number) is not int:
+        return f"{value!r}: id and randomNumber must both be integers"
+    if id_ not in world_rows():
+        return f"{value!r}: id {id_} is not in 1..{len(world_rows())}"
+    if world_rows()[id_] != number:
+        return f"{value!r}: row {id_} of world has randomNumber {world_rows()[id_]}"
+    return None
+
+
+def check_world_row(body: bytes) -> str | None:
+    """Check that ``body`` is one row of ``world`` as JSON, ``{"id": n, "randomNumber": m}``."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return f"body {body[:200]!r} is not JSON"
+    return _world_row_error(value)
+
+
+def world_rows_check(count: int) -> BodyCheck:
+    """Return a body check for a JSON list of ``count`` rows of ``world``."""
+
+    def check(body: bytes) -> str | None:
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return f"body {body[:200]!r} is not JSON"
+        if not isinstance(value, list) or len(value) != count:
+            length = len(value) if isinstance(value, list) else "not a list"
+            return f"expected a list of {count} rows, got {length}: {body[:200]!r}"
+        for row in value:
+            if (error := _world_row_error(row)) is not None:
+                return error
+        # Random ids repeat rarely; 20 copies of one row mean one query, cached.
+        if count >= 20 and len({row["id"] for row in value}) == 1:
+            return f"all {count} rows are row {value[0]['id']}: the ids are not random"
+        return None
+
+    return check
+
+
+FORTUNES_HEAD = (
+    "<!DOCTYPE html><html><head><title>Fortunes</title></head><body>"
+    "<table><tr><th>id</th><th>message</th></tr>"
+)
+FORTUNES_TAIL = "</table></body></html>"
+_FORTUNE_ROWS = re.compile(r"(?:<tr><td>[^<]*</td><td>[^<]*</td></tr>)*")
+_FORTUNE_ROW = re.compile(r"<tr><td>([^<]*)</td><td>([^<]*)</td></tr>")
+
+
+def check_fortunes(body: bytes) -> str | None:
+    """Check the fortunes page: its markup, its escaping, and every fortune in order.
+
+    Whitespace between tags is ignored and entities are compared by what
+    they stand for, since engines differ there: Jinja2 writes ``"`` as
+    ``&#34;``, Django as ``&quot;``.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"body {body[:200]!r} is not UTF-8"
+    if "<script>" in text or "&lt;script&gt;" not in text:
+        return "the <script> fortune is not escaped as &lt;script&gt;"
+    page = re.sub(r">\s+<", "><", text.strip())
+    if not page.startswith(FORTUNES_HEAD) or not page.endswith(FORTUNES_TAIL):
+        return f"body {body[:200]!r} is not the fortunes page's markup"
+    rows = page[len(FORTUNES_HEAD) : -len(FORTUNES_TAIL)]
+    if _FORTUNE_ROWS.fullmatch(rows) is None:
+        return f"the table holds something besides rows of two cells: {rows[:200]!r}"
+    found = [(html.unescape(id_), html.unescape(text)) for id_, text in _FORTUNE_ROW.findall(rows)]
+    expected = [(str(id_), message) for id_, message in fortunes_page()]
+    if len(found) != len(expected):
+        return f"{len(found)} fortunes, expected {len(expected)}"
+    for number, (row, wanted) in enumerate(zip(found, expected, strict=True), start=1):
+        if row != wanted:
+            return f"row {number} is {row}, expected {wanted} (sorted by message)"
+    return None
+
+
+# TechEmpower's database tests, served by one app per framework beside its
+# benchmark app, on PostgreSQL, by the frameworks with an ORM of their own or
+# a documented one: carboy (carboy.db), FastAPI (SQLAlchemy) and Django.
+DB_FRAMEWORKS = ("carboy", "fastapi", "django")
+DB_ENDPOINTS = (
+    Endpoint(
+        "/db", "application/json", body_check=check_world_row, served_by=DB_FRAMEWORKS, app="db"
+    ),
+    Endpoint(
+        "/queries?queries=20",
+        "application/json",
+        body_check=world_rows_check(20),
+        # Not a number: 1 row; out of 1..500: clamped.
+        more_checks=(
+            ("/queries?queries=foo", world_rows_check(1)),
+            ("/queries?queries=0", world_rows_check(1)),
+            ("/queries?queries=1000", world_rows_check(500)),
+        ),
+        served_by=DB_FRAMEWORKS,
+        app="db",
+    ),
+    Endpoint(
+        "/fortunes",
+        "text/html; charset=utf-8",
+        body_check=check_fortunes,
+        served_by=DB_FRAMEWORKS,
+        app="db",
+    ),
+)
+
 ENDPOINTS = (
     Endpoint("/plaintext", "text/plain; charset=utf-8", text="Hello, World!"),
     Endpoint("/json", "application/json", json={"message": "Hello, World!"}),
@@ -156,13 +302,16 @@ ENDPOINTS = (
     ),
     TYPED_ENDPOINT,
     PAGE_ENDPOINT,
+    *DB_ENDPOINTS,
 )
 ENDPOINTS_BY_PATH = {endpoint.path: endpoint for endpoint in ENDPOINTS}
 
 
-def endpoints_of(key: str) -> tuple[Endpoint, ...]:
-    """Return the endpoints that the framework ``key`` serves, in the report's order."""
-    return tuple(endpoint for endpoint in ENDPOINTS if endpoint.is_served_by(key))
+def endpoints_of(key: str, kinds: tuple[AppKind, ...] = APP_KINDS) -> tuple[Endpoint, ...]:
+    """Return the endpoints of the apps of ``kinds`` that framework ``key`` serves, in order."""
+    return tuple(
+        endpoint for endpoint in ENDPOINTS if endpoint.app in kinds and endpoint.is_served_by(key)
+    )
 
 
 def _canonical_json(value: object) -> str:
@@ -209,26 +358,40 @@ def check_page(body: bytes, headers: Message, endpoint: Endpoint) -> str | None:
     return None
 
 
-def check_answer(url: str, endpoint: Endpoint) -> str | None:
-    """Request ``url`` as ``endpoint`` says and compare the answer with the expected one.
+def _status_and_type_error(status: int, headers: Message, content_type: str) -> str | None:
+    """Tell what is wrong with an answer's status (200 expected) and content type, or None."""
+    if status != 200:
+        return f"status {status}, expected 200"
+    answered = headers.get("content-type", "")
+    if not answered.startswith(content_type):
+        return f"content-type {answered!r}, expected {content_type!r}"
+    return None
+
+
+def check_answer(url_of: Callable[[str], str], endpoint: Endpoint) -> str | None:
+    """Request ``endpoint`` from a server and compare the answer with the expected one.
 
     An endpoint with an ``invalid_body`` is also sent that body, which must be
     refused with 422, so that a framework that skips validation fails. An
     HTML page is checked for its texts, its pattern and its session cookie,
-    since its CSRF token differs on every request.
+    since its CSRF token differs on every request. An endpoint with a
+    ``body_check`` is judged by it, and its ``more_checks`` are requested too.
+
+    Args:
+        url_of: Returns the server's absolute URL of a path, such as ``Server.url``.
+        endpoint: The endpoint to request.
 
     Returns:
         None when the answers are right, else what is wrong with the first wrong one.
     """
     try:
-        status, headers, body = _request(url, endpoint.method, endpoint.body)
+        status, headers, body = _request(url_of(endpoint.path), endpoint.method, endpoint.body)
     except OSError as error:
         return f"request failed: {error}"
-    if status != 200:
-        return f"status {status}, expected 200"
-    content_type = headers.get("content-type", "")
-    if not content_type.startswith(endpoint.content_type):
-        return f"content-type {content_type!r}, expected {endpoint.content_type!r}"
+    if (wrong := _status_and_type_error(status, headers, endpoint.content_type)) is not None:
+        return wrong
+    if endpoint.body_check is not None:
+        return endpoint.body_check(body) or _check_more(url_of, endpoint)
     if endpoint.html_contains or endpoint.html_pattern is not None:
         return check_page(body, headers, endpoint)
     if endpoint.text is not None:
@@ -244,11 +407,24 @@ def check_answer(url: str, endpoint: Endpoint) -> str | None:
     if endpoint.invalid_body is None:
         return None
     try:
-        status, _, _ = _request(url, endpoint.method, endpoint.invalid_body)
+        status, _, _ = _request(url_of(endpoint.path), endpoint.method, endpoint.invalid_body)
     except OSError as error:
         return f"request with an invalid body failed: {error}"
     if status != 422:
         return f"status {status} for the invalid body {endpoint.invalid_body}, expected 422"
+    return None
+
+
+def _check_more(url_of: Callable[[str], str], endpoint: Endpoint) -> str | None:
+    """Send ``endpoint``'s ``more_checks``; return what is wrong with the first wrong answer."""
+    for path, body_check in endpoint.more_checks:
+        try:
+            status, headers, body = _request(url_of(path), "GET", None)
+        except OSError as error:
+            return f"{path}: request failed: {error}"
+        wrong = _status_and_type_error(status, headers, endpoint.content_type) or body_check(body)
+        if wrong is not None:
+            return f"{path}: {wrong}"
     return None
 
 

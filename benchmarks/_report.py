@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from _apps import ENDPOINTS, ENDPOINTS_BY_PATH, TYPED_ENDPOINT
+from _apps import ENDPOINTS, ENDPOINTS_BY_PATH, TYPED_ENDPOINT, AppKind
 from _text import first_line
 from _venv import REPORTED_DISTRIBUTIONS
 from _wrk import WrkResult
@@ -76,10 +76,11 @@ class FrameworkResult:
         """Median import, build and lifespan startup time, None when not measured."""
         return statistics.median(self.startup_ms_runs) if self.startup_ms_runs else None
 
-    def fail(self, reason: str) -> None:
-        """Mark every endpoint of this framework as failed for ``reason``."""
-        for endpoint in self.endpoints.values():
-            endpoint.error = reason
+    def fail(self, reason: str, kind: AppKind | None = None) -> None:
+        """Mark every endpoint of this framework, or of its app of ``kind``, as failed."""
+        for path, endpoint in self.endpoints.items():
+            if kind is None or ENDPOINTS_BY_PATH[path].app == kind:
+                endpoint.error = reason
 
 
 Results = dict[str, FrameworkResult]
@@ -186,6 +187,9 @@ BEATEN_PEERS = ("starlette", "litestar")
 TYPED_FASTAPI_FLOOR = 1.5
 """On the typed endpoint, carboy must reach this multiple of FastAPI's rate."""
 
+DB_BEATEN_PEERS = ("fastapi", "django")
+"""Peers carboy must be faster than on every database endpoint, in the same run."""
+
 
 def goals_table(results: Results) -> str:
     """Render carboy's goals, each checked against this run, as a Markdown table.
@@ -220,7 +224,8 @@ def goals_table(results: Results) -> str:
         if endpoint is TYPED_ENDPOINT and "fastapi" in results:
             goal = f"carboy ≥ {TYPED_FASTAPI_FLOOR}x {results['fastapi'].label}"
             lines.append(speed_goal(goal, path, "fastapi", TYPED_FASTAPI_FLOOR, strictly=False))
-        for peer in BEATEN_PEERS:
+        peers = DB_BEATEN_PEERS if endpoint.app == "db" else BEATEN_PEERS
+        for peer in peers:
             if peer in results and endpoint.is_served_by(peer):
                 goal = f"carboy faster than {results[peer].label}"
                 lines.append(speed_goal(goal, path, peer, 1.0, strictly=True))
@@ -243,14 +248,25 @@ def header_text(versions: dict[str, str], settings: dict[str, Any]) -> str:
             f"{labels}: the same load, with `-s` and a Lua script that sets the method, "
             "the JSON body and its content type (the script is in latest.json).\n"
         )
+    database = settings.get("database") or {}
+    database_note = ""
+    if database.get("pool_size") is not None:
+        database_note = (
+            f"Database endpoints: PostgreSQL {versions.get('postgresql', '?')} on the same "
+            f"machine; carboy and FastAPI keep a pool of {database['pool_size']} asyncpg "
+            "connections (no overflow), Django one persistent psycopg connection "
+            "(its one sync worker serves one request at a time).\n"
+        )
     return (
         f"Python {versions.get('python', '?')}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs, wrk {versions.get('wrk', '?')}.\n"
         f"Installed: {installed}.\n"
-        f"Load: `wrk -t1 -c{settings['connections']} -d{settings['duration_s']}s --latency`, "
+        f"Load: `wrk -t1 -c{settings['connections']} -d{settings['duration_s']}s "
+        f"--timeout {settings['wrk_timeout_s']}s --latency`, "
         f"{settings['warmup_s']} s of warmup before each run, "
         f"{settings['rounds']} interleaved rounds, one server worker.\n"
         f"{scripts_note}"
+        f"{database_note}"
         f"median req/s is the median over rounds; vs raw and vs carboy are per-round "
         f"ratios, then their median; import+build ms is the median of "
         f"{settings['import_runs']} fresh interpreters importing each framework's hello app "
@@ -260,17 +276,20 @@ def header_text(versions: dict[str, str], settings: dict[str, Any]) -> str:
 
 def render(results: Results, versions: dict[str, str], settings: dict[str, Any]) -> str:
     """Render the whole report as Markdown."""
-    return "\n\n".join(
-        [
-            "## Throughput (requests/sec, higher is better)",
-            header_text(versions, settings),
-            throughput_table(results, settings["rounds"]),
-            "## Import+build time and idle memory (lower is better)",
-            footprint_table(results),
-            "## carboy's goals",
-            goals_table(results),
-        ]
-    )
+    sections = [
+        "## Throughput (requests/sec, higher is better)",
+        header_text(versions, settings),
+        throughput_table(results, settings["rounds"]),
+    ]
+    if skipped := (settings.get("database") or {}).get("skipped"):
+        sections.append(f"**The database endpoints were not measured:** {skipped}")
+    sections.append("## Import+build time and idle memory (lower is better)")
+    if "web" in settings.get("endpoints", ["web"]):
+        sections.append(footprint_table(results))
+    else:
+        sections.append("Not measured: they are the web apps', left out by `--endpoints`.")
+    sections += ["## carboy's goals", goals_table(results)]
+    return "\n\n".join(sections)
 
 
 def to_json(results: Results, versions: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:

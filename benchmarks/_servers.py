@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from _apps import APPS_DIR, Framework
+from _apps import APPS_DIR, AppKind, Framework
 from _text import last_lines
 from _venv import venv_python
 
@@ -41,9 +41,10 @@ STOP_TIMEOUT = 10.0
 
 @dataclass
 class Server:
-    """A started server process and where it listens."""
+    """A started server process, which of the framework's apps it serves, and where."""
 
     framework: Framework
+    kind: AppKind
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
@@ -61,9 +62,9 @@ def free_port() -> int:
         return port
 
 
-def server_command(framework: Framework, port: int) -> list[str]:
-    """Return the command line that serves ``framework`` on ``port``."""
-    target = f"{framework.module}:{framework.attribute}"
+def server_command(framework: Framework, port: int, kind: AppKind = "web") -> list[str]:
+    """Return the command line that serves ``framework``'s app of ``kind`` on ``port``."""
+    target = f"{framework.module_of(kind)}:{framework.attribute}"
     python = str(venv_python())
     if framework.server == "uvicorn":
         return [
@@ -76,13 +77,27 @@ def server_command(framework: Framework, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def start_server(framework: Framework, log_dir: Path) -> Server:
-    """Start serving ``framework`` on a free port; do not wait for it to listen."""
+def start_server(
+    framework: Framework,
+    log_dir: Path,
+    kind: AppKind = "web",
+    environment: dict[str, str] | None = None,
+) -> Server:
+    """Start serving ``framework``'s app of ``kind`` on a free port; do not wait for it.
+
+    Args:
+        framework: The framework.
+        log_dir: Where to write the server's output, in ``<key>-<kind>.log``.
+        kind: Its benchmark app (``web``) or its database app (``db``).
+        environment: Variables to add to the runner's environment, such as
+            the database URL.
+    """
     port = free_port()
-    log_path = log_dir / f"{framework.key}.log"
+    log_path = log_dir / f"{framework.key}-{kind}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            server_command(framework, port),
+            server_command(framework, port, kind),
+            env={**os.environ, **(environment or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -92,7 +107,7 @@ def start_server(framework: Framework, log_dir: Path) -> Server:
             # which then stops every server itself.
             start_new_session=True,
         )
-    return Server(framework, process, port, log_path)
+    return Server(framework, kind, process, port, log_path)
 
 
 def wait_until_ready(server: Server, timeout: float = STARTUP_TIMEOUT) -> str | None:

@@ -27,9 +27,18 @@ PEER_REQUIREMENTS = (
     "django",
     # The typed endpoint's models, in the carboy, FastAPI and Litestar apps.
     "pydantic",
+    # The database apps: SQLAlchemy with asyncpg for FastAPI (carboy gets
+    # the same from its postgres extra), psycopg for Django and for filling
+    # the tables.
+    "sqlalchemy[asyncio]",
+    "asyncpg",
+    "psycopg[binary]",
     "uvicorn[standard]",
     "gunicorn",
 )
+# carboy from the repository root, editable, with the drivers of its
+# database battery for PostgreSQL.
+CARBOY_REQUIREMENT = f"{REPO_ROOT}[postgres]"
 # Distributions whose installed versions go in the report header.
 REPORTED_DISTRIBUTIONS = (
     "carboy",
@@ -39,6 +48,9 @@ REPORTED_DISTRIBUTIONS = (
     "flask",
     "django",
     "pydantic",
+    "sqlalchemy",
+    "asyncpg",
+    "psycopg",
     "uvicorn",
     "uvloop",
     "httptools",
@@ -85,8 +97,8 @@ def ensure_venv(*, with_carboy: bool) -> str | None:
 
     The peers are installed once; a marker file remembers the requirement
     list, so that a changed list installs again. Carboy is installed editable
-    from the repository root, and again whenever ``pyproject.toml`` changes,
-    so that its dependencies follow.
+    from the repository root, with its ``postgres`` extra, and again whenever
+    ``pyproject.toml`` changes, so that its dependencies follow.
 
     Args:
         with_carboy: Whether carboy is measured, and so must be installed.
@@ -122,14 +134,15 @@ def ensure_venv(*, with_carboy: bool) -> str | None:
         return None
     carboy_marker = VENV_DIR / ".carboy-installed"
     pyproject = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if carboy_marker.exists() and carboy_marker.read_text() == pyproject:
+    wanted_carboy = f"{CARBOY_REQUIREMENT}\n{pyproject}"
+    if carboy_marker.exists() and carboy_marker.read_text() == wanted_carboy:
         return None
     print("Installing carboy (editable) into the venv ...", flush=True)
-    installed = _pip_install(["-e", str(REPO_ROOT)])
+    installed = _pip_install(["-e", CARBOY_REQUIREMENT])
     if installed.returncode != 0:
         carboy_marker.unlink(missing_ok=True)
-        return f"pip install -e {REPO_ROOT} failed:\n{last_lines(installed.stderr)}"
-    carboy_marker.write_text(pyproject)
+        return f"pip install -e {CARBOY_REQUIREMENT} failed:\n{last_lines(installed.stderr)}"
+    carboy_marker.write_text(wanted_carboy)
     return None
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import html
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-APPS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "apps"
+BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+APPS_DIR = BENCHMARKS_DIR / "apps"
 
 ASGI_APPS = ("carboy_app", "starlette_app", "fastapi_app", "litestar_app", "raw_asgi_app")
 # The apps that also serve the typed endpoint, POST /items/{item_id}.
@@ -55,17 +59,17 @@ ITEM = {"name": "Widget", "price": 9.5, "tags": ["a", "b"]}
 
 
 @functools.cache
-def load_app_module(name: str) -> ModuleType:
-    """Import ``benchmarks/apps/<name>.py`` under a name no other module uses.
+def load_app_module(name: str, directory: Path = APPS_DIR) -> ModuleType:
+    """Import ``benchmarks/apps/<name>.py`` (or ``<directory>/<name>.py``) under a new name.
 
     ``benchmarks/`` is not a package, so the file is loaded by path. The
     module is put in ``sys.modules`` before it runs because the Django app
     names itself as its URLconf, which Django imports by name.
     """
     module_name = f"_carboy_benchmark_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, APPS_DIR / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(module_name, directory / f"{name}.py")
     if spec is None or spec.loader is None:
-        raise ImportError(f"Cannot load {APPS_DIR / f'{name}.py'}.")
+        raise ImportError(f"Cannot load {directory / f'{name}.py'}.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -364,3 +368,182 @@ def test_hello_app_of_the_import_time_measure_answers(
     assert status == "200"
     assert content_type == "application/json"
     assert json.loads(body) == {"message": "Hello, World!"}
+
+
+# The database apps: GET /db, /queries and /fortunes on PostgreSQL ----------
+
+DB_APPS = {"carboy_db_app": "asgi", "fastapi_db_app": "asgi", "django_db_app": "wsgi"}
+QUERIES = {
+    "/queries?queries=20": 20,
+    # Not a number, or no number: 1 row; out of 1..500: clamped.
+    "/queries?queries=foo": 1,
+    "/queries": 1,
+    "/queries?queries=0": 1,
+    "/queries?queries=1000": 500,
+}
+DB_PATHS = ("/db", *QUERIES, "/fortunes")
+FORTUNES_HEAD = (
+    "<!DOCTYPE html><html><head><title>Fortunes</title></head><body>"
+    "<table><tr><th>id</th><th>message</th></tr>"
+)
+FORTUNES_TAIL = "</table></body></html>"
+
+# Each database app answers in a fresh interpreter: Django's settings can be
+# configured once per process, and carboy's models would join the Model
+# registry of every test after. ASGI apps go through carboy's TestClient,
+# which runs their lifespan, so their pools open and close in its loop.
+_DB_PROBE = """\
+import json, sys
+sys.path.insert(0, sys.argv[1])
+module = __import__(sys.argv[2])
+if sys.argv[3] == "asgi":
+    from carboy.testing import TestClient
+    client = TestClient(module.app)
+else:
+    import httpx
+    transport = httpx.WSGITransport(app=module.application)
+    client = httpx.Client(transport=transport, base_url="http://testserver")
+with client:
+    answers = {}
+    for path in sys.argv[4:]:
+        response = client.get(path)
+        answers[path] = [response.status_code, response.headers["content-type"], response.text]
+print(json.dumps(answers))
+"""
+
+Answer = tuple[int, str, str]
+"""An answer's status, content type and body."""
+
+
+def benchmark_tables() -> ModuleType:
+    """Return ``benchmarks/_database.py``: the tables' rows and how to fill them."""
+    return load_app_module("_database", BENCHMARKS_DIR)
+
+
+def database_unavailable(reason: str) -> None:
+    """Skip the test for ``reason``, or fail it when the suite must have its services.
+
+    CI sets ``CARBOY_REQUIRE_SERVICES=1``, so that a missing PostgreSQL there
+    is a failure instead of a quietly skipped test.
+    """
+    if os.environ.get("CARBOY_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (and CARBOY_REQUIRE_SERVICES=1 requires it)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def database_url() -> str:
+    """Fill the benchmark's tables and return the database's URL, or skip without it.
+
+    The URL is the runner's: ``BENCH_DATABASE_URL``, else PostgreSQL on
+    127.0.0.1 as ``postgres``, database ``test``; the apps read the same
+    variable.
+    """
+    tables = benchmark_tables()
+    url: str = tables.database_url()
+    try:
+        import psycopg
+    except ImportError:
+        database_unavailable("psycopg is not installed: pip install -e '.[dev]'")
+    try:
+        tables.fill(url)
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())
+        database_unavailable(f"PostgreSQL at {tables.safe_url(url)} is not reachable: {reason}")
+    return url
+
+
+@pytest.fixture(scope="module")
+def db_answers(database_url: str) -> dict[str, dict[str, Answer]]:
+    """Return every database app's answer to each of ``DB_PATHS``, by app and path."""
+    answers = {}
+    for app_name, kind in DB_APPS.items():
+        completed = subprocess.run(
+            [sys.executable, "-c", _DB_PROBE, str(APPS_DIR), app_name, kind, *DB_PATHS],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        by_path = json.loads(completed.stdout.strip().splitlines()[-1])
+        answers[app_name] = {path: (int(s), str(t), str(b)) for path, (s, t, b) in by_path.items()}
+    return answers
+
+
+def assert_world_rows(rows: list[Any]) -> None:
+    """Assert that each of ``rows`` is a row of ``world``, as ``{"id": n, "randomNumber": m}``."""
+    world = benchmark_tables().world_rows()
+    for row in rows:
+        assert list(row) == ["id", "randomNumber"]
+        # bool is an int to isinstance; JSON's true is no id.
+        assert type(row["id"]) is int
+        assert type(row["randomNumber"]) is int
+        assert row["randomNumber"] == world[row["id"]]
+
+
+@pytest.mark.parametrize("app_name", DB_APPS)
+def test_database_app_answers_db_with_one_row_of_world(
+    app_name: str, db_answers: dict[str, dict[str, Answer]]
+) -> None:
+    status, content_type, body = db_answers[app_name]["/db"]
+
+    assert status == 200
+    assert content_type == "application/json"
+    row = json.loads(body)
+    assert isinstance(row, dict)
+    assert_world_rows([row])
+
+
+@pytest.mark.parametrize(("path", "count"), QUERIES.items())
+@pytest.mark.parametrize("app_name", DB_APPS)
+def test_database_app_answers_queries_with_as_many_rows_as_asked_between_1_and_500(
+    app_name: str, path: str, count: int, db_answers: dict[str, dict[str, Answer]]
+) -> None:
+    status, content_type, body = db_answers[app_name][path]
+
+    assert status == 200
+    assert content_type == "application/json"
+    rows = json.loads(body)
+    assert isinstance(rows, list)
+    assert len(rows) == count
+    assert_world_rows(rows)
+    if count >= 20:
+        # Random ids: 20 copies of one row would mean one query, repeated from a cache.
+        assert len({row["id"] for row in rows}) > 1
+
+
+@pytest.mark.parametrize("app_name", DB_APPS)
+def test_database_app_renders_every_fortune_and_the_added_one_sorted_and_escaped(
+    app_name: str, db_answers: dict[str, dict[str, Answer]]
+) -> None:
+    tables = benchmark_tables()
+    expected_rows = "".join(
+        f"<tr><td>{id_}</td><td>{html.escape(message)}</td></tr>"
+        for id_, message in tables.fortunes_page()
+    )
+
+    status, content_type, body = db_answers[app_name]["/fortunes"]
+
+    assert status == 200
+    assert content_type == "text/html; charset=utf-8"
+    assert "<script>" not in body
+    assert "<tr><td>11</td><td>&lt;script&gt;alert(" in body
+    assert "<tr><td>0</td><td>Additional fortune added at request time.</td></tr>" in body
+    # Entities compared by what they stand for: Jinja2 writes " as &#34;,
+    # Django as &quot;. Django keeps the template's last newline.
+    page = html.unescape(body.rstrip("\n"))
+    assert page == html.unescape(FORTUNES_HEAD + expected_rows + FORTUNES_TAIL)
+
+
+def test_fortunes_page_rows_put_the_script_first_and_the_japanese_fortune_last() -> None:
+    rows = benchmark_tables().fortunes_page()
+
+    assert len(rows) == 13
+    assert rows[0] == (
+        11,
+        '<script>alert("This should not be displayed in a browser alert box.");</script>',
+    )
+    assert rows[1][0] == 4
+    assert rows[-1] == (12, "フレームワークのベンチマーク")
+    assert (0, "Additional fortune added at request time.") in rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +95,7 @@ class Database:
     """
 
     name = "db"
-    requires: tuple[str, ...] = ()
+    requires: Sequence[str] = ()
 
     def __init__(
         self,
