@@ -10,14 +10,17 @@ import textwrap
 import time
 import types
 from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner, Result
 
+from carboy import cli
 from carboy.__about__ import __version__
 from carboy.cli import main
 
@@ -1027,4 +1030,191 @@ def test_collectstatic_of_an_asgi_app_that_is_not_a_carboy_app_says_it_has_none(
     assert result.stderr == (
         "Error: 'plain:app' is a function, not a carboy app, so it has no static files to "
         "collect.\n"
+    )
+
+
+# Commands of other packages -------------------------------------------------------
+
+hello_command = click.Command(
+    "hello", callback=lambda: click.echo("Hello from a package."), help="Say hello."
+)
+NOT_A_COMMAND = "hello"
+
+
+def register(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Make ``name = value`` the one entry point of the carboy.commands group."""
+    entry_point = EntryPoint(name=name, value=value, group="carboy.commands")
+    monkeypatch.setattr(cli, "entry_points", lambda group: [entry_point])
+
+
+def test_help_lists_the_db_command_of_the_database_battery() -> None:
+    result = invoke("--help")
+
+    assert result.exit_code == 0
+    assert "  db             Migrate the database, and dump and load its rows.\n" in result.stdout
+
+
+def test_a_command_registered_as_an_entry_point_is_listed_and_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register(monkeypatch, "hello", "tests.test_cli:hello_command")
+
+    listed = invoke("--help")
+    ran = invoke("hello")
+
+    assert "  hello          Say hello.\n" in listed.stdout
+    assert ran.exit_code == 0
+    assert ran.stdout == "Hello from a package.\n"
+
+
+def test_a_core_command_wins_over_an_entry_point_of_the_same_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register(monkeypatch, "routes", "tests.test_cli:hello_command")
+
+    with click.Context(main) as ctx:
+        command = main.get_command(ctx, "routes")
+
+    assert command is cli.routes
+
+
+def test_an_entry_point_that_cannot_be_imported_is_listed_and_says_why_when_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register(monkeypatch, "broken", "tests.nowhere:command")
+
+    listed = invoke("--help")
+    ran = invoke("broken", "--any", "thing")
+
+    assert "  broken         Not available: run it to see why.\n" in listed.stdout
+    assert ran.exit_code == 1
+    assert ran.stderr == (
+        "Error: The command 'broken' is not available: the entry point broken = "
+        "'tests.nowhere:command' (carboy.commands) failed to load: No module named "
+        "'tests.nowhere'\n"
+    )
+
+
+def test_an_entry_point_that_is_not_a_click_command_says_so_when_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register(monkeypatch, "hello", "tests.test_cli:NOT_A_COMMAND")
+
+    result = invoke("hello")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: The command 'hello' is not available: the entry point hello = "
+        "'tests.test_cli:NOT_A_COMMAND' (carboy.commands) is a str, not a click command. "
+        "Point it at a click command or group.\n"
+    )
+
+
+def test_a_core_command_loads_no_battery() -> None:
+    code = (
+        "import sys\n"
+        "from carboy.cli import main\n"
+        "main(['routes', '--help'], standalone_mode=False)\n"
+        "print(sorted(name for name in sys.modules if name.startswith('carboy.db')))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+# shell ------------------------------------------------------------------------
+
+GREETER = """
+    from carboy import Carboy
+
+
+    class Greeter:
+        name = "greeter"
+        requires = ()
+
+        def __init__(self, fails: bool = False) -> None:
+            self.fails = fails
+
+        def init_app(self, app: Carboy) -> None:
+            pass
+
+        def shell_context(self) -> dict[str, object]:
+            if self.fails:
+                raise RuntimeError("the greeting is not ready")
+            return {"greeting": "hello", "app": "not the app"}
+
+
+    class Quiet:
+        name = "quiet"
+        requires = ()
+
+        def init_app(self, app: Carboy) -> None:
+            pass
+
+
+    app = Carboy(extensions=[Quiet(), Greeter()])
+    failing = Carboy(extensions=[Greeter(fails=True)])
+"""
+
+
+def test_shell_starts_python_with_the_app_and_the_names_extensions_offer(
+    project: Path,
+) -> None:
+    write(project / "app.py", GREETER)
+    python = ".".join(str(part) for part in sys.version_info[:3])
+
+    result = CliRunner().invoke(
+        main, ["shell", "--plain"], input="print(greeting, type(app).__name__)\n"
+    )
+
+    assert result.exit_code == 0
+    # The banner, then the new line Python's shell writes at the end of the input.
+    assert result.stderr == (
+        f"carboy {__version__} shell, Python {python}. Names: app, greeting.\n\n"
+    )
+    assert result.stdout == ">>> hello Carboy\n>>> "
+
+
+def test_shell_command_option_runs_the_code_and_exits(project: Path) -> None:
+    write(project / "app.py", GREETER)
+
+    result = invoke("shell", "-c", "print(sorted(app.extensions), greeting)")
+
+    assert result.exit_code == 0
+    assert result.stdout == "['greeter', 'quiet'] hello\n"
+
+
+def test_shell_offers_the_database_session_and_models(project: Path) -> None:
+    write(
+        project / "app.py",
+        """
+        from carboy import Carboy
+        from carboy.db import Database
+
+        app = Carboy(extensions=[Database("sqlite://")])
+        """,
+    )
+    code = (
+        "print(type(db).__name__, type(session).__name__, select.__name__)\n"
+        "print(session.scalar(select(1)))\n"
+    )
+
+    result = invoke("shell", "-c", code)
+
+    assert result.exit_code == 0
+    assert result.stdout == "Database CarboySession select\n1\n"
+
+
+def test_shell_names_the_extension_whose_names_fail(project: Path) -> None:
+    write(project / "app.py", GREETER)
+
+    result = invoke("shell", "--app", "app:failing", "-c", "pass")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: The extension 'greeter' failed to give the shell its names: RuntimeError: the "
+        "greeting is not ready\n"
     )

@@ -11,13 +11,24 @@ command or before it), else the ``CARBOY_APP`` environment variable, else
     carboy --app mysite.web:app routes
     carboy collectstatic               # before deploying: hashed copies in static_root
     carboy check --deploy              # audit a production setup; exit status 1 on errors
+    carboy shell                       # Python with the app and its extensions' names
+
+Batteries and other packages add commands without the core importing them:
+a package declares a click command in the ``carboy.commands`` entry-point
+group, which is read only when the commands are listed or one of them is
+run::
+
+    [project.entry-points."carboy.commands"]
+    db = "carboy.db.cli:db"
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
 import click
@@ -30,6 +41,9 @@ __all__ = ["main"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+COMMANDS_GROUP = "carboy.commands"
+"""The entry-point group where packages register commands of ``carboy``."""
 
 
 def _app_option(function: F) -> F:
@@ -50,7 +64,65 @@ def _find(ctx: click.Context, app_spec: str | None) -> FoundApp:
     return find_app(app_spec or ctx.find_root().params.get("app_spec"))
 
 
-@click.group(name="carboy", context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The carboy group: its own commands, then the ones packages register as entry points.
+
+    A package's command is imported only when the commands are listed
+    (``carboy --help``) or it is the one run; the core's commands win over
+    a package's command of the same name.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        entry_point = _plugins().get(cmd_name)
+        return _load_plugin(entry_point) if entry_point is not None else None
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    plugins: dict[str, EntryPoint] = {}
+    for entry_point in entry_points(group=COMMANDS_GROUP):
+        # The same distribution can be seen twice on sys.path; the first one wins.
+        plugins.setdefault(entry_point.name, entry_point)
+    return plugins
+
+
+def _load_plugin(entry_point: EntryPoint) -> click.Command:
+    origin = f"the entry point {entry_point.name} = {entry_point.value!r} ({COMMANDS_GROUP})"
+    try:
+        command = entry_point.load()
+    except Exception as exc:
+        return _unavailable(entry_point.name, f"{origin} failed to load: {exc}")
+    if not isinstance(command, click.Command):
+        return _unavailable(
+            entry_point.name,
+            f"{origin} is {_article(type(command).__qualname__)}, not a click command. "
+            "Point it at a click command or group.",
+        )
+    return command
+
+
+def _unavailable(name: str, reason: str) -> click.Command:
+    """A stand-in for a command that cannot load: listed, and saying why when run."""
+
+    def fail() -> None:
+        raise click.ClickException(f"The command {name!r} is not available: {reason}")
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=f"Not available: {reason}",
+        short_help="Not available: run it to see why.",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+
+
+@click.group(name="carboy", cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="carboy", message="%(prog)s %(version)s")
 @_app_option
 def main(app_spec: str | None) -> None:
@@ -360,6 +432,72 @@ def check(ctx: click.Context, deploy: bool, app_spec: str | None) -> None:
     click.echo(f"System check found {' and '.join(counts) or 'no problems'}.")
     if errors:
         ctx.exit(1)
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--command",
+    "code",
+    metavar="CODE",
+    help="Run this Python code with the shell's names, then exit, instead of a prompt.",
+)
+@click.option(
+    "--plain",
+    is_flag=True,
+    help="Use Python's own interactive shell even when IPython is installed.",
+)
+@_app_option
+@click.pass_context
+def shell(ctx: click.Context, code: str | None, plain: bool, app_spec: str | None) -> None:
+    """Start Python with the app and its extensions' names.
+
+    The interactive shell starts with app, the app, and the names each
+    installed extension offers through its shell_context() method, such as
+    db, session, select and every model with the database battery. It is
+    IPython when installed, else Python's own.
+    """
+    found = _find(ctx, app_spec)
+    names = _shell_names(found.app)
+    if code is not None:
+        exec(compile(code, "<carboy shell -c>", "exec"), names)
+        return
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    banner = f"carboy {__version__} shell, Python {python}. Names: {', '.join(names)}."
+    if not plain:
+        try:
+            ipython = importlib.import_module("IPython")
+        except ImportError:
+            pass
+        else:
+            click.echo(banner)
+            ipython.start_ipython(argv=[], user_ns=names, display_banner=False)
+            return
+    import code as interactive
+
+    interactive.interact(banner=banner, local=names, exitmsg="")
+
+
+def _shell_names(app: object) -> dict[str, Any]:
+    """``app``, then what each extension's optional ``shell_context()`` returns."""
+    names: dict[str, Any] = {"app": app}
+    extensions = getattr(app, "extensions", None)
+    if not isinstance(extensions, dict):
+        return names
+    for name, extension in extensions.items():
+        offer = getattr(extension, "shell_context", None)
+        if not callable(offer):
+            continue
+        try:
+            offered = offer()
+        except Exception as exc:
+            raise click.ClickException(
+                f"The extension {name!r} failed to give the shell its names: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        for key, value in offered.items():
+            names.setdefault(key, value)
+    return names
 
 
 def _is_debug(app: object) -> bool:

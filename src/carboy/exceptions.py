@@ -10,7 +10,9 @@
     ├── ResponseValidationError  a handler's return value does not fit its response model
     ├── ClientDisconnect         the client went away while its body was read
     ├── WebSocketDisconnect      the peer closed the WebSocket
-    └── WebSocketException       ends a WebSocket with a close code
+    ├── WebSocketException       ends a WebSocket with a close code
+    ├── carboy.db.MigrationError    a migration command could not do its work
+    └── carboy.db.FixtureError      a file of rows could not be loaded (carboy db load)
 
 ``HTTPException`` is the one an application raises itself (``raise
 HTTPException(404)``). The others are raised by carboy and are caught by it

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from carboy import Carboy
 from carboy.config import Settings
@@ -115,3 +117,26 @@ def test_the_default_is_a_sqlite_file_in_the_working_folder(
         assert db.urls.safe() == f"sqlite+pysqlite:///{tmp_path}/db.sqlite3"
         assert db.urls.async_.drivername == "sqlite+aiosqlite"
     assert (tmp_path / "db.sqlite3").exists()  # type: ignore[operator]
+
+
+def test_a_string_without_a_length_is_refused_on_mariadb() -> None:
+    class Base(DeclarativeBase):
+        metadata = MetaData()
+
+    class Memo(Base):
+        __tablename__ = "memo"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        title: Mapped[str]
+        code: Mapped[str] = mapped_column(String(20))
+
+    db = Database(f"mysql://root:{SECRET}@127.0.0.1:3306/test", metadata=Base.metadata)
+    message = start(Carboy(extensions=[db]))
+    assert message == (
+        "carboy found 1 problem at startup:\n"
+        "  db.E002: The column memo.title is a String with no length, which mysql cannot store. "
+        "HINT: Give it one, as mapped_column(String(200)), or make it a Text column."
+    )
+    # The same model is fine where VARCHAR needs no length.
+    sqlite = Database("sqlite://", metadata=Base.metadata)
+    with TestClient(Carboy(extensions=[sqlite])):
+        pass

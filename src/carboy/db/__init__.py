@@ -34,7 +34,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from carboy.db.exceptions import FixtureError, MigrationError
 from carboy.db.extension import Database, Pool
+from carboy.db.fixtures import dump, load
 from carboy.db.models import NAMING_CONVENTION, Model, TimestampMixin, VersionMixin
 from carboy.db.queries import (
     MAX_PER_PAGE,
@@ -52,6 +54,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "AsyncSession",
     "Database",
+    "FixtureError",
+    "MigrationError",
     "Model",
     "Page",
     "PageRequest",
@@ -61,7 +65,9 @@ __all__ = [
     "UTCDateTime",
     "VersionMixin",
     "atomic",
+    "dump",
     "first_or_404",
     "get_or_404",
+    "load",
     "paginate",
 ]

@@ -36,6 +36,32 @@ def register_checks(app: Carboy, database: Database) -> None:
             ]
         return []
 
+    def check_string_lengths(_app: Carboy) -> list[CheckMessage]:
+        # MySQL and MariaDB have no VARCHAR without a length: the table could
+        # not be created, and the migration would fail halfway.
+        try:
+            backend = database.urls.backend
+        except ImproperlyConfigured:
+            return []
+        if backend not in ("mysql", "mariadb"):
+            return []
+        from sqlalchemy import String, Text
+
+        return [
+            CheckMessage(
+                "db.E002",
+                "error",
+                f"The column {table.name}.{column.name} is a String with no length, which "
+                f"{backend} cannot store.",
+                "Give it one, as mapped_column(String(200)), or make it a Text column.",
+            )
+            for table in database.metadata.sorted_tables
+            for column in table.columns
+            if isinstance(column.type, String)
+            and not isinstance(column.type, Text)
+            and column.type.length is None
+        ]
+
     def check_deploy(_app: Carboy) -> list[CheckMessage]:
         messages = []
         if app.settings.database_raise_on_lazy_load:
@@ -62,4 +88,5 @@ def register_checks(app: Carboy, database: Database) -> None:
         return messages
 
     app.register_check(check_url)
+    app.register_check(check_string_lengths)
     app.register_check(check_deploy, deploy=True)

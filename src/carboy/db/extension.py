@@ -336,7 +336,10 @@ class Database:
         self.metadata.drop_all(self.engine)
 
     def shell_context(self) -> dict[str, Any]:
-        """The names ``carboy shell`` starts with: ``db``, a ``session`` and every model."""
+        """The names ``carboy shell`` starts with: ``db``, a ``session`` and the models.
+
+        The models are the subclasses of ``Model`` whose tables are in ``metadata``.
+        """
         from sqlalchemy import delete, func, insert, select, update
 
         names: dict[str, Any] = {
@@ -348,8 +351,10 @@ class Database:
             "delete": delete,
             "func": func,
         }
+        tables = set(self.metadata.tables.values())
         for mapper in Model.registry.mappers:
-            names.setdefault(mapper.class_.__name__, mapper.class_)
+            if mapper.local_table in tables:
+                names.setdefault(mapper.class_.__name__, mapper.class_)
         return names
 
 

@@ -1,0 +1,404 @@
+"""Migrations: carboy's glue to Alembic, which writes and runs them.
+
+carboy builds Alembic's configuration in memory from the app's ``Database``,
+so a project needs no ``alembic.ini``: the migrations folder is
+``Database(migrations=...)``, the engine is the database's sync engine, and
+the models compared against the database are ``Database(metadata=...)``.
+The ``env.py`` that ``carboy db init`` writes reads all of it from here::
+
+    carboy db init                              # migrations/ with env.py
+    carboy db makemigrations -m "add posts"     # autogenerate a migration
+    carboy db migrate                           # upgrade to the latest
+
+Each function here backs one ``carboy db`` command and raises
+``MigrationError`` with a message for the user when it cannot do its work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import CompileError, DBAPIError
+
+from carboy.db._urls import scrub
+from carboy.db.exceptions import MigrationError
+from carboy.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.operations.ops import MigrationScript
+    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.script import Script
+    from sqlalchemy.engine import Connection
+
+    from carboy.db._renames import Renames
+    from carboy.db.extension import Database
+
+__all__ = [
+    "alembic_config",
+    "configure_options",
+    "connect",
+    "current",
+    "database_from",
+    "downgrade",
+    "folder",
+    "history",
+    "init",
+    "make",
+    "sql",
+    "upgrade",
+]
+
+DATABASE_KEY = "carboy.database"
+"""The key of ``Config.attributes`` that holds the app's ``Database``."""
+
+_DIRECTIVES_KEY = "carboy.process_revision_directives"
+_ON_APPLY_KEY = "carboy.on_version_apply"
+
+# The date first, so that a folder listing shows migrations by the day they were written.
+_FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
+
+OnApply = Callable[[str], None]
+
+
+# Configuration ----------------------------------------------------------------
+
+
+def folder(database: Database) -> Path:
+    """Return the migrations folder of ``database``, as an absolute path."""
+    return Path.cwd() / database.migrations
+
+
+def alembic_config(
+    database: Database, *, stdout: TextIO | None = None, quiet: bool = False
+) -> Config:
+    """Build Alembic's configuration for ``database``, in memory.
+
+    Args:
+        database: The app's database; ``env.py`` gets it back from the
+            configuration's attributes.
+        stdout: Where Alembic's commands print; a new buffer by default.
+        quiet: Keep Alembic from printing its progress to the terminal.
+    """
+    config = Config(
+        stdout=stdout or io.StringIO(),
+        output_buffer=stdout or io.StringIO(),
+        cmd_opts=argparse.Namespace(quiet=quiet),
+    )
+    # set_main_option interpolates %-signs, which a path may hold.
+    config.set_main_option("script_location", str(folder(database)).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("file_template", _FILE_TEMPLATE)
+    config.attributes[DATABASE_KEY] = database
+    return config
+
+
+def database_from(config: Config) -> Database:
+    """Return the ``Database`` that ``carboy db`` put in Alembic's ``config``.
+
+    Raises:
+        MigrationError: when Alembic runs ``env.py`` without carboy, as
+            the ``alembic`` command does.
+    """
+    from carboy.db.extension import Database
+
+    database = config.attributes.get(DATABASE_KEY)
+    if not isinstance(database, Database):
+        raise MigrationError(
+            "This env.py gets the app's database from carboy, and was run without it. "
+            "Run the migrations with 'carboy db ...' instead of 'alembic ...'."
+        )
+    return database
+
+
+def configure_options(config: Config, database: Database) -> dict[str, Any]:
+    """Return the options ``env.py`` passes to Alembic's ``context.configure``.
+
+    The models compared against the database are ``database.metadata``;
+    column types are compared; SQLite gets batch operations, which copy a
+    table to change it since SQLite cannot alter most of a table in place.
+    """
+    options: dict[str, Any] = {
+        "target_metadata": database.metadata,
+        "compare_type": True,
+        "render_as_batch": database.urls.backend == "sqlite",
+        "render_item": _render_item,
+    }
+    for key, option in (
+        (_DIRECTIVES_KEY, "process_revision_directives"),
+        (_ON_APPLY_KEY, "on_version_apply"),
+    ):
+        if key in config.attributes:
+            options[option] = config.attributes[key]
+    return options
+
+
+def _render_item(kind: str, item: Any, context: AutogenContext) -> Literal[False]:
+    # Alembic writes a column type of another module as `module.Type(...)`
+    # without importing the module; add the import (carboy.db.types for
+    # UTCDateTime), then let Alembic render the item as it would.
+    if kind == "type":
+        module = type(item).__module__
+        if not module.startswith("sqlalchemy."):
+            context.imports.add(f"import {module}")
+    return False
+
+
+@contextmanager
+def connect(database: Database) -> Iterator[Connection]:
+    """Open the connection that migrations run on.
+
+    On SQLite, foreign keys are not enforced while migrations run: a batch
+    operation rebuilds a table by dropping it, and with foreign keys on,
+    dropping a table deletes the rows that refer to it (and cascades).
+
+    Raises:
+        MigrationError: when the database does not answer; the message
+            never shows its password.
+    """
+    try:
+        connection = database.engine.connect()
+    except ImproperlyConfigured as exc:
+        raise MigrationError(str(exc)) from None
+    except CompileError as exc:
+        raise MigrationError(
+            f"A migration cannot be written as SQL for {database.urls.backend}: {exc}. Fix the "
+            "model (and the migration made from it), then run it again."
+        ) from None
+    except DBAPIError as exc:
+        raise _unreachable(database, exc) from None
+    is_sqlite = database.urls.backend == "sqlite"
+    try:
+        if is_sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        yield connection
+    finally:
+        try:
+            if is_sqlite:
+                # Outside any transaction, or the pragma would do nothing and
+                # the pooled connection would go back without foreign keys.
+                if connection.in_transaction():
+                    connection.rollback()
+                _sqlite_foreign_keys(connection, on=True)
+        finally:
+            connection.close()
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    # Straight to the driver: the pragma does nothing inside a transaction,
+    # and SQLAlchemy would begin one for a statement.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _unreachable(database: Database, exc: DBAPIError) -> MigrationError:
+    urls = database.urls
+    original = exc.orig if exc.orig is not None else exc
+    reason = scrub(str(original), urls.sync).strip().rstrip(".")
+    return MigrationError(
+        f"Could not connect to the database at {urls.safe()} ({urls.source}): "
+        f"{type(original).__name__}: {reason}. Check the setting, and that the server runs "
+        "and accepts these credentials."
+    )
+
+
+# Commands ---------------------------------------------------------------------
+
+
+def init(database: Database) -> Path:
+    """Create the migrations folder, with carboy's ``env.py`` and migration template.
+
+    Returns:
+        The folder created.
+
+    Raises:
+        MigrationError: when the folder exists already.
+    """
+    target = folder(database)
+    if target.exists():
+        raise MigrationError(
+            f"The migrations folder {target} exists already. Keep using it, or point "
+            "Database(migrations=...) at a folder that does not exist yet."
+        )
+    template = resources.files("carboy.db") / "templates" / "migrations"
+    (target / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako", "README"):
+        with resources.as_file(template / name) as source:
+            shutil.copyfile(source, target / name)
+    return target
+
+
+def make(
+    database: Database,
+    message: str,
+    *,
+    renames: Renames | None = None,
+    empty: bool = False,
+) -> Path | None:
+    """Write a migration from the differences between the models and the database.
+
+    Args:
+        database: The app's database, migrated to the latest migration.
+        message: What the migration does; its file is named after it.
+        renames: Decides which dropped-and-added columns and tables are
+            renames; by default none is.
+        empty: Write a migration with no operations, to fill by hand,
+            without comparing anything.
+
+    Returns:
+        The migration's file, or ``None`` when nothing changed.
+
+    Raises:
+        MigrationError: when there is no migrations folder, the database is
+            not at the latest migration or cannot be reached, or a rename
+            given does not match the changes.
+    """
+    config = _config(database, quiet=True)
+    if empty:
+        script = _run(database, command.revision, config, message=message)
+        return _path(script)
+    from carboy.db._renames import Renames
+
+    hook = renames if renames is not None else Renames()
+
+    def directives(
+        context: MigrationContext, revision: Any, scripts: list[MigrationScript]
+    ) -> None:
+        hook(context, revision, scripts)
+        if all(script.upgrade_ops is None or script.upgrade_ops.is_empty() for script in scripts):
+            scripts[:] = []
+
+    config.attributes[_DIRECTIVES_KEY] = directives
+    script = _run(database, command.revision, config, message=message, autogenerate=True)
+    return _path(script)
+
+
+def upgrade(database: Database, revision: str = "head", *, on_apply: OnApply | None = None) -> int:
+    """Apply the migrations up to ``revision``; return how many were applied."""
+    return _step(database, command.upgrade, revision, on_apply)
+
+
+def downgrade(database: Database, revision: str = "-1", *, on_apply: OnApply | None = None) -> int:
+    """Revert the migrations down to ``revision``; return how many were reverted."""
+    return _step(database, command.downgrade, revision, on_apply)
+
+
+def history(database: Database, *, verbose: bool = False) -> str:
+    """Return the list of migrations, newest first, as Alembic prints it."""
+    output = io.StringIO()
+    config = _config(database, stdout=output)
+    _run(database, command.history, config, verbose=verbose)
+    return output.getvalue()
+
+
+def current(database: Database) -> str:
+    """Return the migration the database is at, as Alembic prints it; empty for none."""
+    output = io.StringIO()
+    config = _config(database, stdout=output)
+    _run(database, command.current, config)
+    return output.getvalue()
+
+
+def sql(database: Database, revision_range: str = "head") -> str:
+    """Return the SQL of the upgrade ``revision_range`` (``base:head``), without running it."""
+    output = io.StringIO()
+    config = _config(database, stdout=output)
+    _run(database, command.upgrade, config, revision_range, sql=True)
+    return output.getvalue()
+
+
+def _step(
+    database: Database,
+    step: Callable[..., None],
+    revision: str,
+    on_apply: OnApply | None,
+) -> int:
+    config = _config(database)
+    applied: list[str] = []
+
+    def record(*, step: MigrationInfo, **_: Any) -> None:
+        # A Script at run time, whose doc is the migration's message.
+        doc = getattr(step.up_revision, "doc", None)
+        name = f"{step.up_revision_id} ({doc})" if doc else str(step.up_revision_id)
+        applied.append(name)
+        if on_apply is not None:
+            on_apply(name)
+
+    config.attributes[_ON_APPLY_KEY] = record
+    _run(database, step, config, revision)
+    return len(applied)
+
+
+def _config(
+    database: Database, *, stdout: io.StringIO | None = None, quiet: bool = False
+) -> Config:
+    target = folder(database)
+    if not (target / "env.py").is_file():
+        raise MigrationError(
+            f"The migrations folder {target} does not exist. Create it with "
+            "'carboy db init', or point Database(migrations=...) at the folder that holds "
+            "the migrations."
+        )
+    return alembic_config(database, stdout=stdout, quiet=quiet)
+
+
+def _run(database: Database, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    except CommandError as exc:
+        raise MigrationError(_command_message(str(exc))) from None
+    except ImproperlyConfigured as exc:
+        raise MigrationError(str(exc)) from None
+    except CompileError as exc:
+        raise MigrationError(
+            f"A migration cannot be written as SQL for {database.urls.backend}: {exc}. Fix the "
+            "model (and the migration made from it), then run it again."
+        ) from None
+    except DBAPIError as exc:
+        urls = database.urls
+        original = exc.orig if exc.orig is not None else exc
+        reason = scrub(str(original), urls.sync).strip().rstrip(".")
+        raise MigrationError(
+            f"The database at {urls.safe()} refused a statement of the migrations: "
+            f"{type(original).__name__}: {reason}. Fix the migration, or the rows it trips "
+            "on, and run it again; 'carboy db current' shows the last migration applied."
+        ) from None
+
+
+def _command_message(message: str) -> str:
+    """Alembic's message, with the carboy command that fixes the problem."""
+    if message == "Target database is not up to date.":
+        return (
+            "The database is not at the latest migration, so the models cannot be compared "
+            "with it. Run 'carboy db migrate' first."
+        )
+    relative = re.fullmatch(r"Relative revision (\S+) didn't produce \d+ migrations", message)
+    if relative is not None:
+        return (
+            f"The revision {relative[1]} goes past the first or the last migration, counted "
+            "from the one the database is at. 'carboy db current' shows that one; "
+            "'carboy db history' lists them all."
+        )
+    if message.startswith("Can't locate revision identified by"):
+        return f"{message}. 'carboy db history' lists the migrations."
+    return message
+
+
+def _path(script: Script | Sequence[Script | None] | None) -> Path | None:
+    if isinstance(script, Sequence):
+        script = script[0] if script else None
+    return Path(script.path) if script is not None else None
