@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, String
@@ -140,3 +141,28 @@ def test_a_string_without_a_length_is_refused_on_mariadb() -> None:
     sqlite = Database("sqlite://", metadata=Base.metadata)
     with TestClient(Carboy(extensions=[sqlite])):
         pass
+
+
+def test_deploy_checks_warn_of_the_lazy_load_guard_and_missing_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carboy.checks import run_checks
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(database_raise_on_lazy_load=True)
+    app = Carboy(extensions=[Database("sqlite://")], settings=settings)
+    found = {message.id: str(message) for message in run_checks(app, deploy=True)}
+    assert found["db.W001"] == (
+        "db.W001: database_raise_on_lazy_load is on: a page that lazily loads a relationship "
+        "fails instead of running a query. HINT: Keep it for tests and development; set "
+        "CARBOY_DATABASE_RAISE_ON_LAZY_LOAD=0 in production."
+    )
+    assert found["db.W002"] == (
+        "db.W002: The migrations folder 'migrations' does not exist, so the production "
+        "database's tables cannot be created or upgraded. HINT: Run 'carboy db init', then "
+        "'carboy db makemigrations -m \"initial\"'."
+    )
+    assert not any(key.startswith("db.") for key in map(str, run_checks(app)))
+    (tmp_path / "migrations").mkdir()
+    quiet = Carboy(extensions=[Database("sqlite://")], settings=Settings())
+    assert [m.id for m in run_checks(quiet, deploy=True) if m.id.startswith("db.")] == []
