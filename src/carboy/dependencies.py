@@ -29,12 +29,17 @@ request instead of following a response that already said it worked.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from carboy.requests import HTTPConnection
 
-__all__ = ["Depends", "on_success"]
+__all__ = ["DEPENDENCIES_ATTRIBUTE", "Depends", "add_dependency", "on_success"]
+
+DEPENDENCIES_ATTRIBUTE = "__carboy_dependencies__"
+"""Where ``add_dependency`` keeps a handler's dependencies, for its route to read."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Depends:
@@ -43,6 +48,8 @@ class Depends:
     Args:
         dependency: The callable that provides the value. ``None`` means the
             parameter's annotation, which must then be callable (a class).
+            An object with a ``__carboy_dependency__`` attribute stands for
+            the callable that attribute holds.
         use_cache: Share one value per request (the default), or call the
             dependency again for each parameter that declares it.
     """
@@ -52,7 +59,9 @@ class Depends:
     def __init__(
         self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True
     ) -> None:
-        self.dependency = dependency
+        # An object that is not itself the dependency (a decorator that also
+        # guards as a dependency, such as login_required) names the callable.
+        self.dependency = getattr(dependency, "__carboy_dependency__", dependency)
         self.use_cache = use_cache
 
     def __repr__(self) -> str:
@@ -96,3 +105,20 @@ async def run_success_callbacks(scope: MutableMapping[str, Any]) -> None:
     if callbacks is not None:
         for callback in callbacks:
             await callback()
+
+
+def add_dependency(handler: F, dependency: Depends) -> F:
+    """Attach ``dependency`` to ``handler``, to run before it wherever it is routed.
+
+    The seam of decorators that guard a handler, such as ``login_required``:
+    the route made from ``handler`` runs the dependency first, and documents
+    what it declares. Apply such decorators below the route decorator.
+
+    Example::
+
+        def audited(handler):
+            return add_dependency(handler, Depends(record_access))
+    """
+    attached = [*getattr(handler, DEPENDENCIES_ATTRIBUTE, ()), dependency]
+    setattr(handler, DEPENDENCIES_ATTRIBUTE, attached)
+    return handler

@@ -131,6 +131,25 @@ class HTTPConnection:
             session = self.scope["carboy.session"] = Session()
         return session
 
+    @property
+    def user(self) -> Any:
+        """The user who sent the request; an anonymous user when nobody is signed in.
+
+        Set by the auth battery before the handler runs.
+
+        Raises:
+            ImproperlyConfigured: when the auth battery is not installed.
+        """
+        try:
+            return self.scope["user"]
+        except KeyError:
+            from carboy.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "request.user is set by the auth battery, which is not installed. "
+                "Add Auth() to Carboy(extensions=[...])."
+            ) from None
+
     def url_for(self, name: str, /, **params: Any) -> URL:
         """Return the absolute URL of the route called ``name``.
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carboy.dependencies import DEPENDENCIES_ATTRIBUTE
 from carboy.exceptions import ImproperlyConfigured
 from carboy.middleware import Middleware
 
@@ -89,7 +90,8 @@ class Route:
         self.response_class = response_class
         self.status_code = status_code
         self.response_model = response_model
-        self.dependencies = list(dependencies)
+        # Decorators such as login_required attach dependencies to the handler.
+        self.dependencies = [*getattr(endpoint, DEPENDENCIES_ATTRIBUTE, ()), *dependencies]
         self.include_in_schema = include_in_schema
         self.tags = list(tags)
         self.summary = summary

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from carboy.db.types import UTCDateTime
 
-__all__ = ["NAMING_CONVENTION", "Model", "TimestampMixin", "VersionMixin", "table_name"]
+__all__ = ["NAMING_CONVENTION", "Model", "TimestampMixin", "VersionMixin", "table_name", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,7 +46,7 @@ def table_name(class_name: str) -> str:
     return _WORD_BOUNDARY.sub("_", class_name).lower()
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -96,10 +96,10 @@ class TimestampMixin:
     """
 
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=_utcnow, nullable=False
+        UTCDateTime(), default=utcnow, nullable=False
     )
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=_utcnow, onupdate=_utcnow, nullable=False
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
 
 

@@ -1,0 +1,198 @@
+"""Who sent a request: signing in and out, and finding the user of each request.
+
+A browser is signed in by its session: ``login()`` stores the user's id and a
+keyed hash of the user's password hash in it, under a new session id. Each
+request then loads that user, and drops the session when the password has
+changed since (so a password change ends every other session). An API client
+sends a token instead: ``Authorization: Bearer <token>`` or ``Token <token>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+import anyio.to_thread
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carboy.auth.hashers import check_password, make_password, spend_check_time
+from carboy.auth.models import AbstractUser, AnonymousUser, APIToken
+from carboy.db.models import utcnow
+from carboy.exceptions import ImproperlyConfigured
+from carboy.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from carboy.auth.extension import Auth
+    from carboy.config import Settings
+
+__all__ = [
+    "SESSION_HASH_KEY",
+    "SESSION_USER_KEY",
+    "authenticate",
+    "load_user",
+    "login",
+    "logout",
+    "session_hash",
+    "token_digest",
+    "update_session_hash",
+]
+
+SESSION_USER_KEY = "_auth_user_id"
+SESSION_HASH_KEY = "_auth_hash"
+TOKEN_SCHEMES = ("bearer", "token")
+LAST_USED_PRECISION = timedelta(minutes=1)
+"""How stale a token's ``last_used_at`` may be: one write a minute, not one per request."""
+
+
+def auth_of(connection: HTTPConnection) -> Auth:
+    """Return the app's ``Auth`` extension."""
+    auth = connection.app.extensions.get("auth")
+    if auth is None:
+        raise ImproperlyConfigured(
+            "This needs the auth battery, which is not installed. "
+            "Add Auth() to Carboy(extensions=[...])."
+        )
+    return cast("Auth", auth)
+
+
+def normalize_email(email: str) -> str:
+    """Return ``email`` trimmed, with its domain in lower case (the local part may be cased)."""
+    local, at, domain = email.strip().rpartition("@")
+    return f"{local}{at}{domain.lower()}" if at else email.strip()
+
+
+async def authenticate(
+    connection: HTTPConnection, session: AsyncSession, email: str, password: str
+) -> AbstractUser | None:
+    """Return the active user with this e-mail address and password, or ``None``.
+
+    A wrong password, an unknown address and an inactive user take the same
+    time and give the same answer. A password stored with an older
+    algorithm, or older argon2 parameters, is hashed anew.
+    """
+    user_model = auth_of(connection).user_model
+    statement = select(user_model).where(
+        func.lower(user_model.email) == normalize_email(email).lower()
+    )
+    user = (await session.scalars(statement)).first()
+    if user is None:
+        await anyio.to_thread.run_sync(spend_check_time, password)
+        return None
+    result = await anyio.to_thread.run_sync(check_password, password, user.password)
+    if not result or not user.is_active:
+        return None
+    if result.needs_rehash:
+        user.password = await anyio.to_thread.run_sync(make_password, password)
+    return user
+
+
+def session_hash(user: AbstractUser, settings: Settings, key: str | None = None) -> str:
+    """Return the keyed hash of ``user``'s password hash that a signed-in session holds."""
+    secret = key or _secret(settings)
+    message = f"carboy.auth.session:{user.id}:{user.password}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _secret(settings: Settings) -> str:
+    if settings.secret_key is None:
+        raise ImproperlyConfigured(
+            "Signing in needs a secret key, and none is set. Set CARBOY_SECRET_KEY to a long "
+            "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    return settings.secret_key.get_secret_value()
+
+
+def login(connection: HTTPConnection, user: AbstractUser) -> None:
+    """Sign ``user`` in: a new session id, the user in the session, ``last_login`` now.
+
+    The new id makes a session id planted before login worthless, and the
+    CSRF secret is renewed with it.
+    """
+    session = connection.session
+    if session.get(SESSION_USER_KEY) != user.id:
+        # Another user's data must not leak into this one's session.
+        session.clear()
+    session.rotate()
+    session.pop("_csrf", None)
+    session[SESSION_USER_KEY] = user.id
+    session[SESSION_HASH_KEY] = session_hash(user, connection.app.settings)
+    user.last_login = utcnow()
+    connection.scope["user"] = user
+
+
+def logout(connection: HTTPConnection) -> None:
+    """Sign the user out: the session is emptied and gets a new id."""
+    connection.session.clear()
+    connection.scope["user"] = AnonymousUser()
+
+
+def update_session_hash(connection: HTTPConnection, user: AbstractUser) -> None:
+    """Keep this session signed in after ``user``'s password changed; others end."""
+    connection.session[SESSION_HASH_KEY] = session_hash(user, connection.app.settings)
+
+
+def token_digest(token: str) -> str:
+    """Return the SHA-256 digest under which a token is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load_user(connection: HTTPConnection, session: AsyncSession) -> Any:
+    """Find the user of ``connection`` from its token or its session; anonymous otherwise."""
+    user: Any = None
+    authorization = connection.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() in TOKEN_SCHEMES and token.strip():
+            user = await _user_of_token(connection, session, token.strip())
+    elif "carboy.session" in connection.scope:
+        user = await _user_of_session(connection, session)
+    user = user or AnonymousUser()
+    connection.scope["user"] = user
+    return user
+
+
+async def _user_of_token(
+    connection: HTTPConnection, session: AsyncSession, token: str
+) -> AbstractUser | None:
+    if len(token) > 200:
+        return None
+    user_model = auth_of(connection).user_model
+    statement = (
+        select(APIToken, user_model)
+        .join(user_model, user_model.id == APIToken.user_id)
+        .where(APIToken.digest == token_digest(token))
+    )
+    row = (await session.execute(statement)).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if not user.is_active:
+        return None
+    now = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_PRECISION:
+        api_token.last_used_at = now
+    return user
+
+
+async def _user_of_session(
+    connection: HTTPConnection, session: AsyncSession
+) -> AbstractUser | None:
+    data = connection.session
+    user_id = data.get(SESSION_USER_KEY)
+    if not isinstance(user_id, int):
+        return None
+    user = await session.get(auth_of(connection).user_model, user_id)
+    stored = data.get(SESSION_HASH_KEY)
+    if user is None or not user.is_active or not isinstance(stored, str):
+        data.clear()
+        return None
+    settings = connection.app.settings
+    keys = [None, *(key.get_secret_value() for key in settings.secret_key_fallbacks)]
+    if not any(hmac.compare_digest(stored, session_hash(user, settings, key)) for key in keys):
+        # The password changed since this session signed in: it ends here.
+        data.clear()
+        return None
+    return user
