@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     database_raise_on_lazy_load: bool = False
     """Raise on a lazy load that would run SQL, to catch N+1 queries in tests and development."""
 
+    # Rate limits (carboy.ratelimit) -------------------------------------
+    ratelimit_url: SecretStr | None = None
+    """Where rate limit counters live: ``memory://`` or ``redis://host:6379/0``.
+
+    ``None`` or ``memory://``: in this process, so each worker counts on its
+    own. ``redis://`` (``rediss://`` for TLS): shared by every process that
+    points at the same Redis. Read by the ``RateLimits()`` battery. Secret,
+    because a Redis URL may hold a password.
+    """
+
     # Sessions -----------------------------------------------------------
     session_cookie_name: str = "session"
     session_max_age: int = 14 * 24 * 3600
@@ -102,3 +112,30 @@ class Settings(BaseSettings):
     """The app's static folders; relative to the working folder; missing ones are skipped."""
     static_root: str | None = None
     """Where ``carboy collectstatic`` writes the hashed files served in production."""
+
+    # Mail (carboy.mail) -------------------------------------------------
+    mail_backend: Literal["console", "smtp", "memory", "file"] = "console"
+    """Where mail goes: ``console``, ``smtp``, ``memory`` or ``file``.
+
+    ``console`` prints each message, for development; ``smtp`` hands it to
+    ``smtp_host``; ``memory`` keeps it in the backend's ``outbox``, for tests;
+    ``file`` writes it as an ``.eml`` file to ``mail_file_path``.
+    """
+    mail_from: str = "webmaster@localhost"
+    """The sender of the messages that name none, such as ``Site <noreply@example.com>``."""
+    smtp_host: str | None = None
+    """The SMTP server's host name; required by the ``smtp`` backend."""
+    smtp_port: int = 25
+    """The SMTP server's port: 25, 587 (with ``smtp_use_tls``) or 465 (with ``smtp_use_ssl``)."""
+    smtp_username: str | None = None
+    """Log in to the SMTP server with this name; ``None``: no login."""
+    smtp_password: SecretStr | None = None
+    """The password of ``smtp_username``."""
+    smtp_use_tls: bool = False
+    """Upgrade the SMTP connection with STARTTLS before logging in or sending."""
+    smtp_use_ssl: bool = False
+    """Speak TLS from the start of the SMTP connection (implicit TLS, port 465)."""
+    smtp_timeout: float = 10.0
+    """Seconds to wait for the SMTP server at each step."""
+    mail_file_path: str = "sent_mail"
+    """The folder the ``file`` backend writes to; relative to the working folder."""
