@@ -6,7 +6,8 @@
     ├── ImproperlyConfigured     a setup mistake, found at registration or startup
     ├── NoRouteFound             url_path_for() has no route of that name and params
     ├── HTTPException            ends a request with an HTTP error response
-    │   └── RequestValidationError   422: parameters or body failed validation
+    │   ├── RequestValidationError   422: parameters or body failed validation
+    │   └── carboy.ratelimit.RateLimited   429: too many requests; Retry-After says when to retry
     ├── ResponseValidationError  a handler's return value does not fit its response model
     ├── ClientDisconnect         the client went away while its body was read
     ├── WebSocketDisconnect      the peer closed the WebSocket
