@@ -7,13 +7,16 @@
     ├── NoRouteFound             url_path_for() has no route of that name and params
     ├── HTTPException            ends a request with an HTTP error response
     │   ├── RequestValidationError   422: parameters or body failed validation
+    │   ├── carboy.auth.LoginRequired      401: sign in first (browsers go to the login page)
+    │   ├── carboy.auth.PermissionDenied   403: the signed-in user may not do this
     │   └── carboy.ratelimit.RateLimited   429: too many requests; Retry-After says when to retry
     ├── ResponseValidationError  a handler's return value does not fit its response model
     ├── ClientDisconnect         the client went away while its body was read
     ├── WebSocketDisconnect      the peer closed the WebSocket
     ├── WebSocketException       ends a WebSocket with a close code
     ├── carboy.db.MigrationError    a migration command could not do its work
-    └── carboy.db.FixtureError      a file of rows could not be loaded (carboy db load)
+    ├── carboy.db.FixtureError      a file of rows could not be loaded (carboy db load)
+    └── carboy.auth.PasswordRejected  a new password failed the validators; .problems says why
 
 ``HTTPException`` is the one an application raises itself (``raise
 HTTPException(404)``). The others are raised by carboy and are caught by it
