@@ -16,7 +16,9 @@
     ├── WebSocketException       ends a WebSocket with a close code
     ├── carboy.db.MigrationError    a migration command could not do its work
     ├── carboy.db.FixtureError      a file of rows could not be loaded (carboy db load)
-    └── carboy.auth.PasswordRejected  a new password failed the validators; .problems says why
+    ├── carboy.auth.PasswordRejected  a new password failed the validators; .problems says why
+    └── carboy.mail.MailError       a message could not be built or sent
+        └── carboy.mail.InvalidMessageError   a header with a line break, no recipients
 
 ``HTTPException`` is the one an application raises itself (``raise
 HTTPException(404)``). The others are raised by carboy and are caught by it
