@@ -9,6 +9,7 @@ from carboy.auth.authentication import load_user
 from carboy.auth.guards import LoginRequired, login_redirect
 from carboy.auth.models import USER_TABLE, AbstractUser
 from carboy.auth.validators import DEFAULT_VALIDATORS, PasswordValidator
+from carboy.db import BatteryMigrations
 from carboy.dependencies import Depends
 from carboy.exceptions import ImproperlyConfigured
 
@@ -45,6 +46,23 @@ class Auth:
 
     name = "auth"
     requires: Sequence[str] = ("db",)
+    migrations = BatteryMigrations(
+        package="carboy.auth",
+        folder="migrations",
+        branch="auth",
+        tables=frozenset(
+            {
+                "auth_user",
+                "auth_group",
+                "auth_permission",
+                "auth_group_permission",
+                "auth_user_group",
+                "auth_user_permission",
+                "auth_token",
+            }
+        ),
+    )
+    """The migrations of the auth tables, which ``carboy db migrate`` applies."""
 
     def __init__(
         self,

@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from carboy.db.batteries import BatteryMigrations
 from carboy.db.exceptions import FixtureError, MigrationError
 from carboy.db.extension import Database, Pool
 from carboy.db.fixtures import dump, load
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_PER_PAGE",
     "NAMING_CONVENTION",
     "AsyncSession",
+    "BatteryMigrations",
     "Database",
     "FixtureError",
     "MigrationError",

@@ -177,7 +177,9 @@ def makemigrations(
 def migrate(ctx: click.Context, revision: str, app_spec: str | None) -> None:
     """Apply the migrations not applied yet.
 
-    They are applied up to REVISION: head, the latest, by default.
+    They are applied up to REVISION: head, the latest, by default; with
+    batteries that ship migrations (Auth), the latest of the app's and of
+    each battery's.
     """
     from carboy.db import migrations
 
@@ -190,7 +192,8 @@ def migrate(ctx: click.Context, revision: str, app_spec: str | None) -> None:
         click.echo("No migration to apply: the database is up to date.")
 
 
-@db.command()
+# -2 is a revision, not an option.
+@db.command(context_settings={"ignore_unknown_options": True})
 @click.argument("revision", default="-1")
 @_app_option
 @click.pass_context
@@ -199,6 +202,9 @@ def downgrade(ctx: click.Context, revision: str, app_spec: str | None) -> None:
 
     REVISION is -1 (the last one applied) by default; -2 reverts two, base
     reverts them all, and a revision id reverts those applied after it.
+    -1 and -2 count the app's own migrations; a battery's are reverted by
+    its name: auth@-1, or auth@base for all of them (and first the app's
+    migrations that depend on them).
     """
     from carboy.db import migrations
 

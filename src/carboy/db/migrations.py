@@ -28,17 +28,21 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import CompileError, DBAPIError
 
 from carboy.db._urls import scrub
+from carboy.db.batteries import BatteryMigrations, installed_migrations
 from carboy.db.exceptions import MigrationError
 from carboy.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from alembic.autogenerate.api import AutogenContext
     from alembic.operations.ops import MigrationScript
-    from alembic.runtime.migration import MigrationContext, MigrationInfo
+    from alembic.runtime.migration import MigrationInfo
     from alembic.script import Script
     from sqlalchemy.engine import Connection
 
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "alembic_config",
+    "batteries",
+    "battery_folder",
     "configure_options",
     "connect",
     "current",
@@ -80,6 +86,35 @@ def folder(database: Database) -> Path:
     return Path.cwd() / database.migrations
 
 
+def batteries(database: Database) -> list[BatteryMigrations]:
+    """Return the migrations of the batteries installed beside ``database``, in app order."""
+    try:
+        app = database.app
+    except ImproperlyConfigured:
+        return []
+    return list(installed_migrations(app.extensions.values()))
+
+
+def battery_folder(battery: BatteryMigrations) -> Path:
+    """Return the folder of ``battery``'s migrations, as a path on disk.
+
+    Raises:
+        MigrationError: when the battery's package or its folder cannot be found.
+    """
+    try:
+        root = resources.files(battery.package)
+    except ModuleNotFoundError:
+        root = None
+    path = Path(str(root / battery.folder)) if root is not None else None
+    if path is None or not path.is_dir():
+        raise MigrationError(
+            f"The migrations of the battery {battery.branch!r} are not in the folder "
+            f"{battery.folder!r} of the package {battery.package}. Reinstall the package "
+            "that holds the battery; its migrations ship inside it."
+        )
+    return path
+
+
 def alembic_config(
     database: Database, *, stdout: TextIO | None = None, quiet: bool = False
 ) -> Config:
@@ -97,11 +132,19 @@ def alembic_config(
         cmd_opts=argparse.Namespace(quiet=quiet),
     )
     # set_main_option interpolates %-signs, which a path may hold.
-    config.set_main_option("script_location", str(folder(database)).replace("%", "%%"))
-    config.set_main_option("path_separator", "os")
+    config.set_main_option("script_location", _escape(folder(database)))
+    # One folder a line: a path may hold the separator of the other choices.
+    config.set_main_option("path_separator", "newline")
+    locations = [folder(database) / "versions"]
+    locations += [battery_folder(battery) for battery in batteries(database)]
+    config.set_main_option("version_locations", "\n".join(map(_escape, locations)))
     config.set_main_option("file_template", _FILE_TEMPLATE)
     config.attributes[DATABASE_KEY] = database
     return config
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("%", "%%")
 
 
 def database_from(config: Config) -> Database:
@@ -125,9 +168,11 @@ def database_from(config: Config) -> Database:
 def configure_options(config: Config, database: Database) -> dict[str, Any]:
     """Return the options ``env.py`` passes to Alembic's ``context.configure``.
 
-    The models compared against the database are ``database.metadata``;
-    column types are compared; SQLite gets batch operations, which copy a
-    table to change it since SQLite cannot alter most of a table in place.
+    The models compared against the database are ``database.metadata``,
+    less the tables of the installed batteries, which their own migrations
+    create and change; column types are compared; SQLite gets batch
+    operations, which copy a table to change it since SQLite cannot alter
+    most of a table in place.
     """
     options: dict[str, Any] = {
         "target_metadata": database.metadata,
@@ -135,6 +180,9 @@ def configure_options(config: Config, database: Database) -> dict[str, Any]:
         "render_as_batch": database.urls.backend == "sqlite",
         "render_item": _render_item,
     }
+    owned = frozenset().union(*(battery.tables for battery in batteries(database)))
+    if owned:
+        options["include_object"] = _leave_out(owned)
     for key, option in (
         (_DIRECTIVES_KEY, "process_revision_directives"),
         (_ON_APPLY_KEY, "on_version_apply"),
@@ -142,6 +190,16 @@ def configure_options(config: Config, database: Database) -> dict[str, Any]:
         if key in config.attributes:
             options[option] = config.attributes[key]
     return options
+
+
+def _leave_out(tables: frozenset[str]) -> Callable[..., bool]:
+    def include_object(
+        item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any
+    ) -> bool:
+        # A table left out takes its columns, indexes and constraints with it.
+        return not (kind == "table" and name in tables)
+
+    return include_object
 
 
 def _render_item(kind: str, item: Any, context: AutogenContext) -> Literal[False]:
@@ -268,8 +326,9 @@ def make(
             given does not match the changes.
     """
     config = _config(database, quiet=True)
+    placed = _run(database, _on_app_branch, config, database)
     if empty:
-        script = _run(database, command.revision, config, message=message)
+        script = _run(database, command.revision, config, message=message, **placed)
         return _path(script)
     from carboy.db._renames import Renames
 
@@ -283,17 +342,27 @@ def make(
             scripts[:] = []
 
     config.attributes[_DIRECTIVES_KEY] = directives
-    script = _run(database, command.revision, config, message=message, autogenerate=True)
+    script = _run(database, command.revision, config, message=message, autogenerate=True, **placed)
     return _path(script)
 
 
 def upgrade(database: Database, revision: str = "head", *, on_apply: OnApply | None = None) -> int:
-    """Apply the migrations up to ``revision``; return how many were applied."""
-    return _step(database, command.upgrade, revision, on_apply)
+    """Apply the migrations up to ``revision``; return how many were applied.
+
+    ``head`` is the latest of every branch: the app's and each battery's.
+    """
+    return _step(database, command.upgrade, _every_head(revision), on_apply)
 
 
 def downgrade(database: Database, revision: str = "-1", *, on_apply: OnApply | None = None) -> int:
-    """Revert the migrations down to ``revision``; return how many were reverted."""
+    """Revert the migrations down to ``revision``; return how many were reverted.
+
+    A relative ``revision`` (``-1``, ``-2``) counts the app's own
+    migrations, never a battery's; ``auth@-1`` or ``auth@base`` reverts
+    those of a battery (and the app's that depend on them).
+    """
+    if re.fullmatch(r"-\d+", revision):
+        revision = _run(database, _on_app_branch_from, database, revision)
     return _step(database, command.downgrade, revision, on_apply)
 
 
@@ -317,7 +386,8 @@ def sql(database: Database, revision_range: str = "head") -> str:
     """Return the SQL of the upgrade ``revision_range`` (``base:head``), without running it."""
     output = io.StringIO()
     config = _config(database, stdout=output)
-    _run(database, command.upgrade, config, revision_range, sql=True)
+    start, colon, end = revision_range.rpartition(":")
+    _run(database, command.upgrade, config, f"{start}{colon}{_every_head(end)}", sql=True)
     return output.getvalue()
 
 
@@ -343,6 +413,103 @@ def _step(
     return len(applied)
 
 
+# Branches ---------------------------------------------------------------------
+#
+# The app's migrations and each battery's are branches of one history, each
+# with a base of its own; a battery's first migration carries its branch
+# label. A migration is the app's when its file is in the app's versions
+# folder, so that apps whose migrations predate the batteries need no label.
+
+
+def _every_head(revision: str) -> str:
+    # "head" is ambiguous once there are several branches; "heads" is the
+    # latest of each, and the same as "head" when there is one.
+    return "heads" if revision == "head" else revision
+
+
+def _app_revisions(
+    scripts: ScriptDirectory, database: Database, revisions: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Split ``revisions`` into the app's, and the batteries'."""
+    versions = (folder(database) / "versions").resolve()
+    app: list[str] = []
+    others: list[str] = []
+    for revision in revisions:
+        script = scripts.get_revision(revision)
+        is_app = script is not None and Path(script.path).parent.resolve() == versions
+        (app if is_app else others).append(revision)
+    return app, others
+
+
+def _ancestors(scripts: ScriptDirectory, revision: str) -> set[str]:
+    """``revision`` and every migration it follows or depends on, directly or not."""
+    seen: set[str] = set()
+    waiting = [revision]
+    while waiting:
+        current = waiting.pop()
+        script = scripts.get_revision(current)
+        if script is None or script.revision in seen:
+            continue
+        seen.add(script.revision)
+        waiting.extend(_tuple(script.down_revision))
+        # A dependency may be a branch label: get_revision resolves it.
+        waiting.extend(
+            found.revision
+            for name in _tuple(script.dependencies)
+            if (found := scripts.get_revision(name)) is not None
+        )
+    return seen
+
+
+def _tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _on_app_branch(config: Config, database: Database) -> dict[str, Any]:
+    """The arguments of Alembic's ``revision`` that put a new migration on the app's branch.
+
+    The migration follows the app's head, or starts the app's branch; goes
+    to the app's versions folder; and depends on the batteries' heads that
+    the app's branch does not depend on yet, so that a table of the app may
+    refer to a battery's table: the battery's migration runs first.
+    """
+    scripts = ScriptDirectory.from_config(config)
+    app_heads, battery_heads = _app_revisions(scripts, database, scripts.get_heads())
+    if len(app_heads) > 1:
+        raise MigrationError(
+            f"The app's migrations have {len(app_heads)} heads ({', '.join(app_heads)}), so a "
+            "new migration has no single one to follow. Merge them: write a migration whose "
+            "down_revision is the tuple of those heads."
+        )
+    reached = _ancestors(scripts, app_heads[0]) if app_heads else set()
+    depends_on = [head for head in battery_heads if head not in reached]
+    return {
+        "head": app_heads[0] if app_heads else "base",
+        "version_path": str(folder(database) / "versions"),
+        "depends_on": depends_on or None,
+    }
+
+
+def _on_app_branch_from(database: Database, steps: str) -> str:
+    """Turn ``-N`` into the downgrade of the app's branch by N, batteries left alone."""
+    if not batteries(database):
+        return steps
+    scripts = ScriptDirectory.from_config(_config(database))
+    with connect(database) as connection:
+        applied = MigrationContext.configure(connection).get_current_heads()
+    on_app, _ = _app_revisions(scripts, database, applied)
+    if not on_app:
+        raise MigrationError(
+            _command_message(f"Relative revision {steps} didn't produce {steps[1:]} migrations")
+        )
+    if len(on_app) > 1:
+        # The app's own branches, unmerged: Alembic's rules, and its warning.
+        return steps
+    return f"{on_app[0]}@{steps}"
+
+
 def _config(
     database: Database, *, stdout: io.StringIO | None = None, quiet: bool = False
 ) -> Config:
@@ -359,7 +526,7 @@ def _config(
 def _run(database: Database, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return function(*args, **kwargs)
-    except CommandError as exc:
+    except (CommandError, RevisionError) as exc:
         raise MigrationError(_command_message(str(exc))) from None
     except ImproperlyConfigured as exc:
         raise MigrationError(str(exc)) from None

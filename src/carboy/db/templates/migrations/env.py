@@ -3,8 +3,11 @@
 carboy builds Alembic's configuration in memory and hands it the app's
 ``Database``: the engine to migrate, and the metadata the models are
 compared against (``Database(metadata=...)``, every ``Model`` by default).
-Change ``context.configure`` below as Alembic documents, for instance with
-``include_object`` to leave some tables alone.
+The migrations of installed batteries (Auth) run beside this project's,
+from the batteries' own folders, and their tables are left out of
+``makemigrations`` by the ``include_object`` in ``options``.
+Change ``options`` below as Alembic documents; to leave more tables alone,
+wrap ``options.get("include_object")`` rather than replace it.
 """
 
 from __future__ import annotations
