@@ -1051,7 +1051,10 @@ def test_help_lists_the_db_command_of_the_database_battery() -> None:
     result = invoke("--help")
 
     assert result.exit_code == 0
-    assert "  db             Migrate the database, and dump and load its rows.\n" in result.stdout
+    # The description column is as wide as the longest command name, which
+    # other batteries' commands (createsuperuser) set.
+    rows = [line.split(None, 1) for line in result.stdout.splitlines() if line.startswith("  db ")]
+    assert rows == [["db", "Migrate the database, and dump and load its rows."]]
 
 
 def test_a_command_registered_as_an_entry_point_is_listed_and_runs(

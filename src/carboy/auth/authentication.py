@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio.to_thread
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from carboy.auth.hashers import check_password, make_password, spend_check_time
 from carboy.auth.models import AbstractUser, AnonymousUser, APIToken
+from carboy.background import BackgroundTasks
 from carboy.db.models import utcnow
 from carboy.exceptions import ImproperlyConfigured
 from carboy.requests import HTTPConnection
@@ -112,8 +114,10 @@ def login(connection: HTTPConnection, user: AbstractUser) -> None:
     CSRF secret is renewed with it.
     """
     session = connection.session
-    if session.get(SESSION_USER_KEY) != user.id:
-        # Another user's data must not leak into this one's session.
+    signed_in = session.get(SESSION_USER_KEY)
+    if signed_in is not None and signed_in != user.id:
+        # Another user's data must not leak into this one's session; what the
+        # visitor did before signing in (a cart, a message) stays.
         session.clear()
     session.rotate()
     session.pop("_csrf", None)
@@ -139,14 +143,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def load_user(connection: HTTPConnection, session: AsyncSession) -> Any:
+async def load_user(
+    connection: HTTPConnection, session: AsyncSession, tasks: BackgroundTasks
+) -> Any:
     """Find the user of ``connection`` from its token or its session; anonymous otherwise."""
     user: Any = None
     authorization = connection.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() in TOKEN_SCHEMES and token.strip():
-            user = await _user_of_token(connection, session, token.strip())
+            user = await _user_of_token(connection, session, token.strip(), tasks)
     elif "carboy.session" in connection.scope:
         user = await _user_of_session(connection, session)
     user = user or AnonymousUser()
@@ -155,7 +161,7 @@ async def load_user(connection: HTTPConnection, session: AsyncSession) -> Any:
 
 
 async def _user_of_token(
-    connection: HTTPConnection, session: AsyncSession, token: str
+    connection: HTTPConnection, session: AsyncSession, token: str, tasks: BackgroundTasks
 ) -> AbstractUser | None:
     if len(token) > 200:
         return None
@@ -173,8 +179,24 @@ async def _user_of_token(
         return None
     now = utcnow()
     if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_PRECISION:
-        api_token.last_used_at = now
+        bind = session.bind
+        if isinstance(bind, AsyncEngine):
+            # Written after the response, in a transaction of its own: written
+            # by this session, it would hold a write lock (all of SQLite, or the
+            # row) through the handler, whose own session (a sync handler's)
+            # may need it, and wait for this one's commit after the handler.
+            set_committed_value(api_token, "last_used_at", now)
+            tasks.add_task(_record_use, bind, api_token.id, now)
+        else:
+            api_token.last_used_at = now
     return user
+
+
+async def _record_use(engine: AsyncEngine, token_id: int, when: datetime) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(APIToken).where(APIToken.id == token_id).values(last_used_at=when)
+        )
 
 
 async def _user_of_session(

@@ -142,5 +142,7 @@ def login_redirect(connection: HTTPConnection, exc: LoginRequired) -> Response:
         target = connection.url.path
         if connection.url.query:
             target += "?" + connection.url.query
-        return RedirectResponse(f"{auth.login_url}?next={quote(target, safe='/')}", 303)
+        # Behind a proxy that serves the app under a prefix, the login page is there too.
+        login_url = connection.scope.get("root_path", "") + auth.login_url
+        return RedirectResponse(f"{login_url}?next={quote(target, safe='/')}", 303)
     return error_response(connection.headers, 401, "Unauthorized", exc.detail, exc.headers)

@@ -114,7 +114,9 @@ def _check_argon2(password: str, encoded: str) -> PasswordCheck:
     hasher = _argon2()
     try:
         hasher.verify(encoded, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeError):
+        # UnicodeError: a hash that is not ASCII, or a password with no UTF-8
+        # form (a lone surrogate), neither of which can match.
         return PasswordCheck(False)
     return PasswordCheck(True, hasher.check_needs_rehash(encoded))
 
@@ -123,7 +125,9 @@ def _check_pbkdf2(password: str, encoded: str) -> PasswordCheck:
     try:
         _, iterations, salt, _ = encoded.split("$", 3)
         expected = pbkdf2_sha256(password, salt, int(iterations))
-    except ValueError:
+    except (ValueError, OverflowError):
+        # A count that is not a number, or not a positive C long; a password
+        # with no UTF-8 form (UnicodeError is a ValueError).
         spend_check_time(password)
         return PasswordCheck(False)
     # Any correct PBKDF2 password moves to argon2id at its next login.

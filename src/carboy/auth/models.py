@@ -23,9 +23,9 @@ from carboy.db.models import utcnow
 
 __all__ = [
     "USER_TABLE",
+    "APIToken",
     "AbstractUser",
     "AnonymousUser",
-    "APIToken",
     "Group",
     "Permission",
     "group_permissions",

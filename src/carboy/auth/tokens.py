@@ -131,7 +131,8 @@ def read_link_token(
     settings: Settings, token: str, purpose: str, max_age: int
 ) -> tuple[int, str] | None:
     """Return the user id and state a link token holds, or ``None`` if forged or expired."""
-    if len(token) > 500:
+    if len(token) > 500 or not token.isascii():
+        # A signed token is ASCII; anything else cannot be compared in constant time.
         return None
     try:
         value = _signer(settings, purpose).unsign(token, max_age=max_age).decode()
