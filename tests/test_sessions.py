@@ -96,6 +96,16 @@ def test_a_tampered_session_cookie_is_ignored() -> None:
         assert client.get("/get").json()["data"] == {}
 
 
+def test_a_session_cookie_with_non_ascii_bytes_is_ignored() -> None:
+    client = TestClient(session_app())
+    client.get("/set/blue")
+    payload, stamp, _ = client.cookies["session"].split(".")
+    headers = {"cookie": f"session={payload}.{stamp}.sig\u00e9nature".encode("latin-1")}
+    response = client.get("/get", headers=headers)  # type: ignore[arg-type]
+    assert response.status_code == 200
+    assert response.json()["data"] == {}
+
+
 def test_an_expired_session_cookie_is_ignored() -> None:
     app = session_app(session_max_age=60)
     client = TestClient(app)

@@ -69,7 +69,9 @@ class Signer:
         """
         message, dot, signature = token.rpartition(".")
         encoded, dot2, stamp_text = message.partition(".")
-        if not dot or not dot2 or len(token) > 16384:
+        if not dot or not dot2 or len(token) > 16384 or not token.isascii():
+            # compare_digest refuses str with non-ASCII characters (TypeError):
+            # a hostile cookie must be a bad signature, not a server error.
             raise BadSignature("The signed value is malformed.")
         message_bytes = message.encode("ascii", "replace")
         if not any(
