@@ -145,6 +145,14 @@ class HTTPConnection:
         except KeyError:
             from carboy.exceptions import ImproperlyConfigured
 
+            app = self.scope.get("app")
+            if app is not None and "auth" in getattr(app, "extensions", {}):
+                raise ImproperlyConfigured(
+                    "request.user is not known yet here: the auth battery loads it just "
+                    "before a routed handler's dependencies run, after middleware and "
+                    "before-request hooks, and not at all for a path no route matches. "
+                    "Read it in a handler or a dependency."
+                ) from None
             raise ImproperlyConfigured(
                 "request.user is set by the auth battery, which is not installed. "
                 "Add Auth() to Carboy(extensions=[...])."

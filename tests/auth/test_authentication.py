@@ -35,7 +35,7 @@ from carboy.exceptions import ImproperlyConfigured
 from carboy.sessions import MemorySessionStore, ServerSideSessions
 from carboy.testing import TestClient
 
-from .conftest import KEY, PASSWORD, AddUser, CountingHasher, MakeApp
+from .conftest import KEY, PASSWORD, AddUser, CountingHasher, MakeApp, password_hash
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -913,3 +913,38 @@ def test_auth_gives_the_shell_the_user_model_and_helpers(app: Carboy) -> None:
         "grant": grant,
         "create_token": create_token,
     }
+
+
+def test_request_user_before_the_user_is_loaded_says_where_to_read_it(app: Carboy) -> None:
+    seen: list[str] = []
+
+    @app.before_request
+    async def peek(request: Request) -> None:
+        try:
+            request.user
+        except ImproperlyConfigured as exc:
+            seen.append(str(exc))
+
+    @app.get("/")
+    async def home(request: Request) -> str:
+        return str(request.user)
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "anonymous"
+    assert seen == [
+        "request.user is not known yet here: the auth battery loads it just before a routed "
+        "handler's dependencies run, after middleware and before-request hooks, and not at "
+        "all for a path no route matches. Read it in a handler or a dependency."
+    ]
+
+
+def test_emails_are_stored_in_lower_case_and_one_address_has_one_account(
+    db: Database, add_user: AddUser
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    user = add_user("  Ada.Lovelace@Example.COM ")
+    assert user.email == "ada.lovelace@example.com"
+    with db.session() as session, pytest.raises(IntegrityError):
+        session.add(User(email="ADA.LOVELACE@example.com", password=password_hash("x")))
+        session.commit()

@@ -110,9 +110,9 @@ def test_createsuperuser_without_input_takes_the_password_from_the_environment(
     )
 
     assert result.exit_code == 0, result.output
-    assert result.output == "Superuser Ada@example.com created.\n"
+    assert result.output == "Superuser ada@example.com created.\n"
     (user,) = users(project)
-    assert user.email == "Ada@example.com"
+    assert user.email == "ada@example.com"
     assert (user.is_active, user.is_staff, user.is_superuser) == (True, True, True)
     assert user.password.startswith("$argon2id$")
     assert check_password(PASSWORD, user.password)

@@ -920,15 +920,15 @@ def test_signup_opens_an_inactive_account_that_its_link_activates(
 
     assert sent.status_code == 200
     assert (
-        '<p role="status">An email is on its way to Grace@example.com. Open the link in it to '
+        '<p role="status">An email is on its way to grace@example.com. Open the link in it to '
         "confirm the address and start using your account.</p>"
     ) in sent.text
-    assert message.to == ["Grace@example.com"]
+    assert message.to == ["grace@example.com"]
     assert message.subject == "Confirm your email address"
     assert re.fullmatch(r"http://testserver/auth/verify/[\w.-]+", link)
     assert refused.status_code == 422
     assert confirm.status_code == 200
-    assert "<p>Press the button to confirm Grace@example.com and open your account.</p>" in (
+    assert "<p>Press the button to confirm grace@example.com and open your account.</p>" in (
         confirm.text
     )
     assert confirmed.status_code == 303
@@ -1186,3 +1186,24 @@ def test_two_server_processes_share_the_login_limit_through_redis(tmp_path: Path
     ]
     assert 0 < int(response.headers["retry-after"]) <= 60
     assert "<h1>Too many attempts</h1>" in response.text
+
+
+def test_auth_takes_its_pages_rates_and_where_sign_in_goes(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path / "options.db",
+        throttles=Throttles(login_per_account="2/minute"),
+        login_redirect="/dashboard",
+    )
+    add_user(app)
+    with TestClient(app) as client:
+        token = csrf_of(client.get("/auth/login").text)
+        data = {"email": EMAIL, "password": PASSWORD, "csrf_token": token}
+        signed_in = client.post("/auth/login", data=data, follow_redirects=False)
+        client.cookies.clear()
+        token = csrf_of(client.get("/auth/login").text)
+        wrong = {"email": EMAIL, "password": "wrong", "csrf_token": token}
+        statuses = [client.post("/auth/login", data=wrong).status_code for _ in range(3)]
+
+    anyio.run(database_of(app).disconnect)
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/dashboard")
+    assert statuses == [422, 422, 429]

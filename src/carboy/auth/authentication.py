@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio.to_thread
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -61,9 +61,13 @@ def auth_of(connection: HTTPConnection) -> Auth:
 
 
 def normalize_email(email: str) -> str:
-    """Return ``email`` trimmed, with its domain in lower case (the local part may be cased)."""
-    local, at, domain = email.strip().rpartition("@")
-    return f"{local}{at}{domain.lower()}" if at else email.strip()
+    """Return ``email`` trimmed and in lower case, as users' addresses are stored.
+
+    Mail servers may tell ``Ada@`` from ``ada@``, but people do not: one
+    spelling per address keeps two accounts from sharing it, and lets the
+    unique index answer sign-ins.
+    """
+    return email.strip().lower()
 
 
 async def authenticate(
@@ -76,9 +80,7 @@ async def authenticate(
     algorithm, or older argon2 parameters, is hashed anew.
     """
     user_model = auth_of(connection).user_model
-    statement = select(user_model).where(
-        func.lower(user_model.email) == normalize_email(email).lower()
-    )
+    statement = select(user_model).where(user_model.email == normalize_email(email))
     user = (await session.scalars(statement)).first()
     if user is None:
         await anyio.to_thread.run_sync(spend_check_time, password)

@@ -195,12 +195,12 @@ def _database_errors(database: Database) -> Iterator[None]:
 
 
 def _find(session: Session, auth: Auth, email: str) -> AbstractUser | None:
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from carboy.auth.authentication import normalize_email
 
     model = auth.user_model
-    statement = select(model).where(func.lower(model.email) == normalize_email(email).lower())
+    statement = select(model).where(model.email == normalize_email(email))
     user: AbstractUser | None = session.scalars(statement).first()
     return user
 

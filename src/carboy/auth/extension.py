@@ -15,6 +15,7 @@ from carboy.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from carboy.app import Carboy
+    from carboy.auth.pages import Throttles
 
 __all__ = ["Auth"]
 
@@ -38,6 +39,9 @@ class Auth:
             whether ``user`` may do ``codename`` to ``obj`` without holding
             the permission itself (an author and their own posts).
         reset_max_age: Seconds a password-reset or verification link works.
+        throttles: The rates of sign-in, reset and sign-up attempts
+            (``carboy.auth.pages.Throttles``); the pages' defaults when ``None``.
+        login_redirect: Where a sign-in with no safe ``?next=`` goes.
 
     Example::
 
@@ -73,6 +77,8 @@ class Auth:
         password_validators: Sequence[PasswordValidator] = DEFAULT_VALIDATORS,
         object_permission: ObjectCheck | None = None,
         reset_max_age: int = 24 * 3600,
+        throttles: Throttles | None = None,
+        login_redirect: str = "/",
     ) -> None:
         if user_model is None:
             from carboy.auth.user import User
@@ -95,6 +101,8 @@ class Auth:
         self.password_validators = list(password_validators)
         self.object_permission = object_permission
         self.reset_max_age = reset_max_age
+        self.throttles = throttles
+        self.login_redirect = login_redirect
 
     @property
     def login_url(self) -> str | None:
@@ -111,7 +119,7 @@ class Auth:
         if self.prefix is not None:
             from carboy.auth.pages import pages_router
 
-            app.include_router(pages_router(self))
+            app.include_router(pages_router(self, throttles=self.throttles))
 
     def shell_context(self) -> dict[str, Any]:
         """The names ``carboy shell`` adds: the user model and the auth helpers."""

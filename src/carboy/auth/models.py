@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, ForeignKey, String, Table
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
 from carboy.db import Model, UTCDateTime
 from carboy.db.models import utcnow
@@ -115,6 +115,12 @@ class AbstractUser(Model):
     def user_permissions(cls) -> Mapped[list[Permission]]:
         return relationship(Permission, secondary=user_permissions, order_by=Permission.codename)
 
+    @validates("email")
+    def _normalize_email(self, _key: str, email: str) -> str:
+        from carboy.auth.authentication import normalize_email
+
+        return normalize_email(email)
+
     is_authenticated = True
     """Always true for a user model; ``AnonymousUser`` says false."""
     is_anonymous = False
@@ -177,7 +183,9 @@ class APIToken(Model):
     __tablename__ = "auth_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey(f"{USER_TABLE}.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{USER_TABLE}.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(100), default="")
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 from pydantic import BaseModel, Field, SecretStr, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,9 +108,6 @@ LINK_INVALID = (
     "This link does not work: it was already used, it has expired, or it was copied "
     "incompletely. Ask for a new one."
 )
-
-DEFAULT_REDIRECT = "/"
-"""Where a sign-in goes when no ``next`` page was asked for."""
 
 # RFC 9110 15.4.4: 303 makes the browser GET the next page, so that
 # reloading it never sends the form again (Post/Redirect/Get).
@@ -257,7 +254,7 @@ class _Pages:
 
     async def _find_user(self, session: AsyncSession, email: str) -> AbstractUser | None:
         model = self.auth.user_model
-        statement = select(model).where(func.lower(model.email) == normalize_email(email).lower())
+        statement = select(model).where(model.email == normalize_email(email))
         user: AbstractUser | None = (await session.scalars(statement)).first()
         return user
 
@@ -332,7 +329,7 @@ class _Pages:
             form.add_error(None, LOGIN_FAILED)
             return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
         await self._signed_in(request, user, data.email)
-        target = data.next if is_safe_next(data.next) else DEFAULT_REDIRECT
+        target = data.next if is_safe_next(data.next) else self.auth.login_redirect
         return RedirectResponse(target, SEE_OTHER)
 
     async def _login_json(self, request: Request, session: AsyncSession) -> Response:
@@ -572,7 +569,7 @@ def _account(request: Request, email: str) -> str:
 
     The limiter stores it hashed: it holds an e-mail address.
     """
-    return f"{by_ip(request)}:{normalize_email(email).lower()}"
+    return f"{by_ip(request)}:{normalize_email(email)}"
 
 
 def duration(seconds: int) -> str:

@@ -122,6 +122,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_token")),
         sa.UniqueConstraint("digest", name=op.f("uq_auth_token_digest")),
     )
+    op.create_index(op.f("ix_auth_token_user_id"), "auth_token", ["user_id"])
 
 
 def downgrade() -> None:
