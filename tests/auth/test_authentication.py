@@ -921,7 +921,7 @@ def test_request_user_before_the_user_is_loaded_says_where_to_read_it(app: Carbo
     @app.before_request
     async def peek(request: Request) -> None:
         try:
-            request.user
+            seen.append(str(request.user))
         except ImproperlyConfigured as exc:
             seen.append(str(exc))
 
