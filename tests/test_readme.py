@@ -137,3 +137,25 @@ def test_the_readme_database_snippet_runs(
         assert (tmp_path / "db.sqlite3").exists()
     finally:
         Model.metadata.remove(note_table)
+
+
+def test_the_readme_auth_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from carboy.testing import TestClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CARBOY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CARBOY_SECRET_KEY", "readme-test-key")
+    snippet = re.findall(r"```python\n(.*?)```", README, re.S)[3]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "README.md", "exec", dont_inherit=True), namespace)
+    app = namespace["app"]
+    db = app.extensions["db"]  # type: ignore[attr-defined]
+    from carboy.db import Model
+
+    auth_tables = [t for name, t in Model.metadata.tables.items() if name.startswith("auth_")]
+    Model.metadata.create_all(db.engine, tables=auth_tables)
+    with TestClient(app) as client:  # type: ignore[arg-type]
+        assert client.get("/me").status_code == 401
+        page = client.get("/me", headers={"accept": "text/html"}, follow_redirects=False)
+        assert (page.status_code, page.headers["location"]) == (303, "/auth/login?next=/me")
+        assert client.post("/posts/1/publish").status_code == 401
