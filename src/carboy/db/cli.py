@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -148,7 +149,7 @@ def makemigrations(
 
     database = _database(ctx, app_spec)
     if interactive is None:
-        interactive = click.get_text_stream("stdin").isatty()
+        interactive = sys.stdin is not None and sys.stdin.isatty()
     renames = Renames(column_renames, table_renames, ask=_confirm if interactive else None)
     with _clean_errors():
         written = migrations.make(database, message, renames=renames, empty=empty)
