@@ -1,0 +1,481 @@
+"""The admin's pages: dashboard, list pages, bulk actions, sign-in and sign-out.
+
+``Admin()`` serves them under its ``prefix`` as the router ``admin``::
+
+    GET        /admin/                       the dashboard          admin:index
+    GET  POST  /admin/login                  sign in (staff only)   admin:login
+    GET  POST  /admin/logout                 a button, then out     admin:logout
+    GET        /admin/<table>/               the list page          admin:list
+    POST       /admin/<table>/actions        a bulk action          admin:actions
+    GET        /admin/<table>/<pk>/          one row, read-only     admin:object
+
+Every page but sign-in and sign-out is for active staff: anybody else is
+sent to the admin's sign-in page, and a signed-in user who is not staff gets
+403. A model's pages and links also need its permission (``view`` to list,
+``delete`` to delete); superusers hold every one.
+
+``admin:object`` is a placeholder that shows a row's fields: the add and
+edit forms replace it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carboy._callables import run_callable
+from carboy.admin.history import recent_actions
+from carboy.admin.listing import display_value, parameters_for
+from carboy.admin.options import DELETE_SELECTED, ModelAdmin
+from carboy.auth import authenticate, has_permission, login, logout, model_permission
+from carboy.auth.forms import LoginForm, LogoutForm
+from carboy.auth.models import AbstractUser
+from carboy.auth.pages import DEFAULT_THROTTLES, NO_SESSION, is_safe_next
+from carboy.csrf import CSRFError
+from carboy.dependencies import Depends
+from carboy.exceptions import HTTPException
+from carboy.ratelimit import RateLimited, by_ip, hit, limiter_of
+from carboy.requests import HTTPConnection, Request
+from carboy.responses import RedirectResponse, Response
+from carboy.routing import Router
+from carboy.sessions import flash
+from carboy.templating import render
+
+if TYPE_CHECKING:
+    from carboy.admin.extension import Admin
+    from carboy.admin.listing import ListPage, ListSpec
+
+__all__ = [
+    "NOT_STAFF",
+    "NO_SELECTION",
+    "STAFF_ONLY",
+    "AdminSignIn",
+    "admin_router",
+    "sign_in_redirect",
+]
+
+NOT_STAFF = (
+    "This account may not use the administration: it is not a staff account. Sign in with a "
+    "staff account, or ask an administrator to make this one staff."
+)
+STAFF_ONLY = "The administration is for staff members only."
+NO_SELECTION = "No rows were selected, so nothing was done. Tick the rows to act on first."
+
+# RFC 9110 15.4.4: 303 makes the browser GET the next page (Post/Redirect/Get).
+SEE_OTHER = 303
+UNPROCESSABLE = 422
+
+
+class AdminSignIn(Exception):
+    """Raised for a visitor who must sign in first; answered with the admin's sign-in page."""
+
+
+def sign_in_redirect(connection: HTTPConnection, _exc: AdminSignIn) -> Response:
+    """Send the visitor to the admin's sign-in page, coming back to the page they wanted."""
+    admin = _admin_of(connection)
+    target = connection.url.path
+    if connection.url.query:
+        target += "?" + connection.url.query
+    root = connection.scope.get("root_path", "")
+    return RedirectResponse(f"{root}{admin.prefix}/login?next={quote(target, safe='/')}", 303)
+
+
+def _admin_of(connection: HTTPConnection) -> Admin:
+    from carboy.admin.extension import Admin
+
+    admin = connection.app.extensions.get("admin")
+    if not isinstance(admin, Admin):
+        raise HTTPException(404, "The admin battery is not installed.")
+    return admin
+
+
+def admin_router(admin: Admin) -> Router:
+    """Return the router of the admin pages, named ``admin``, under ``admin.prefix``."""
+    pages = _Pages(admin)
+    router = Router(name="admin")
+    base = admin.prefix
+    staff = [Depends(pages.require_staff)]
+    both = ("GET", "POST")
+
+    def add(path: str, endpoint: Any, name: str, methods: Sequence[str] = ("GET",)) -> None:
+        dependencies = [] if name in ("login", "logout") else staff
+        router.add_route(
+            f"{base}{path}",
+            endpoint,
+            methods=methods,
+            name=name,
+            dependencies=dependencies,
+            include_in_schema=False,
+        )
+
+    add("/", pages.index, "index")
+    add("/login", pages.login, "login", both)
+    add("/logout", pages.logout, "logout", both)
+    add("/{table}/", pages.changelist, "list")
+    add("/{table}/actions", pages.actions, "actions", ("POST",))
+    add("/{table}/{pk}/", pages.object_placeholder, "object")
+    return router
+
+
+class _Pages:
+    """The handlers of the admin pages, sharing the battery."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
+
+    # Helpers ----------------------------------------------------------------
+
+    def _render(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        variables = {"admin": self.admin, **(context or {})}
+        return render(
+            request, f"carboy/admin/{name}", variables, status_code=status_code, headers=headers
+        )
+
+    async def require_staff(self, request: Request) -> None:
+        """End the request unless an active staff user sent it: sign-in page, or 403."""
+        user = request.scope.get("user")
+        if not isinstance(user, AbstractUser):
+            raise AdminSignIn()
+        if not (user.is_active and user.is_staff):
+            raise HTTPException(403, STAFF_ONLY)
+
+    def _model_admin(self, table: str) -> ModelAdmin:
+        found = self.admin.model_admin(table)
+        if found is None:
+            raise HTTPException(404, "The administration has no such model.")
+        return found
+
+    async def _permissions(
+        self, request: Request, session: AsyncSession, model_admin: ModelAdmin
+    ) -> dict[str, bool]:
+        """Return which of the model's four actions the user may do."""
+        user = request.user
+        return {
+            action: await has_permission(session, user, model_permission(model_admin.model, action))
+            for action in ("view", "add", "change", "delete")
+        }
+
+    async def _require(
+        self, request: Request, session: AsyncSession, model_admin: ModelAdmin, action: str
+    ) -> dict[str, bool]:
+        allowed = await self._permissions(request, session, model_admin)
+        if not allowed[action]:
+            raise HTTPException(
+                403,
+                f"You may not {action} {model_admin.verbose_name_plural}: you lack the "
+                f"permission {model_permission(model_admin.model, action)}. Ask an "
+                "administrator for it.",
+            )
+        return allowed
+
+    # Dashboard ----------------------------------------------------------------
+
+    async def index(self, request: Request, session: AsyncSession) -> Response:
+        """Show the registered models by section, and the user's recent actions."""
+        sections: dict[str, list[dict[str, Any]]] = {}
+        for table, model_admin in self.admin.registry.items():
+            allowed = await self._permissions(request, session, model_admin)
+            if not any(allowed.values()):
+                continue
+            sections.setdefault(model_admin.get_section(), []).append(
+                {
+                    "table": table,
+                    "name": model_admin.verbose_name_plural.capitalize(),
+                    "allowed": allowed,
+                    "url": self.admin.url(table),
+                }
+            )
+        recent = await recent_actions(session, request.user, limit=10)
+        return self._render(
+            request,
+            "index.html",
+            {"sections": sorted(sections.items()), "recent_actions": recent},
+        )
+
+    # List page ----------------------------------------------------------------
+
+    async def changelist(self, request: Request, session: AsyncSession, table: str) -> Response:
+        """Show one page of a model's rows, searched, filtered and sorted as asked."""
+        model_admin = self._model_admin(table)
+        allowed = await self._require(request, session, model_admin, "view")
+        spec = self.admin.list_spec(table)
+        page = await spec.fetch(session, request.query_params.multi_items())
+        return self._render(
+            request, "list.html", self._list_context(request, model_admin, spec, page, allowed)
+        )
+
+    def _list_context(
+        self,
+        request: Request,
+        model_admin: ModelAdmin,
+        spec: ListSpec,
+        page: ListPage,
+        allowed: Mapping[str, bool],
+    ) -> dict[str, Any]:
+        params = page.params
+        table = model_admin.table
+
+        def link(**changes: str | None) -> str:
+            query = urlencode(parameters_for(params, **changes))
+            return "?" + query if query else "?"
+
+        headers = []
+        for column in spec.columns:
+            header: dict[str, Any] = {"label": column.label, "sort": None, "url": None}
+            if column.is_sortable:
+                current = page.sort
+                direction = (
+                    "ascending"
+                    if current == column.name
+                    else "descending"
+                    if current == f"-{column.name}"
+                    else None
+                )
+                target = f"-{column.name}" if direction == "ascending" else column.name
+                header.update(sort=direction, url=link(o=target, p=None))
+            headers.append(header)
+        key = spec.primary_key
+        rows = []
+        for obj in page.rows:
+            pk = getattr(obj, key.key) if key is not None else None
+            cells = [
+                {
+                    "text": display_value(column.value(obj)),
+                    "url": self.admin.url(table, pk) if column.is_link and pk is not None else None,
+                }
+                for column in spec.columns
+            ]
+            rows.append({"pk": pk, "cells": cells})
+        filters = [
+            {
+                "title": item.title,
+                "choices": [
+                    {
+                        "label": choice.label,
+                        "count": choice.count,
+                        "selected": choice.is_selected,
+                        "url": link(
+                            **{
+                                "p": None,
+                                **dict.fromkeys(item.parameters),
+                                **choice.params,
+                            }
+                        ),
+                    }
+                    for choice in choices
+                ],
+            }
+            for item, choices in page.filters
+        ]
+        actions = [
+            info
+            for info in model_admin.get_actions().values()
+            if allowed.get(info.permission, False)
+        ]
+        pages = {
+            "prev": link(p=str(page.page - 1)) if page.page > 1 else None,
+            "next": link(p=str(page.page + 1)) if page.page < page.pages else None,
+        }
+        kept = {name: value for name, value in params.items() if name not in ("q", "p")}
+        return {
+            "model_admin": model_admin,
+            "allowed": allowed,
+            "headers": headers,
+            "rows": rows,
+            "page": page,
+            "filters": filters,
+            "actions": actions,
+            "pages": pages,
+            "kept": kept,
+            "query": urlencode(params),
+            "has_search": bool(spec.search_paths),
+            "count": _count(page.total, model_admin),
+        }
+
+    # Bulk actions ---------------------------------------------------------------
+
+    async def actions(self, request: Request, session: AsyncSession, table: str) -> Response:
+        """Run a bulk action on the selected rows; deletion asks for a confirmation first."""
+        model_admin = self._model_admin(table)
+        allowed = await self._require(request, session, model_admin, "view")
+        spec = self.admin.list_spec(table)
+        form = await request.form()
+        name = form.get("action")
+        available = model_admin.get_actions()
+        info = available.get(name) if isinstance(name, str) else None
+        if info is None:
+            raise HTTPException(
+                400,
+                "The action is missing or unknown. Choose one of the list's actions.",
+            )
+        if not allowed.get(info.permission, False):
+            raise HTTPException(
+                403,
+                f"You may not run '{info.label}': you lack the permission "
+                f"{model_permission(model_admin.model, info.permission)}.",
+            )
+        back = self.admin.url(table) + _safe_query(form.get("query"))
+        objects = await self._selected(session, spec, form.getlist("selected"))
+        if not objects:
+            flash(request, NO_SELECTION, "warning")
+            return RedirectResponse(back, SEE_OTHER)
+        if info.name == DELETE_SELECTED:
+            if form.get("confirm") != "yes":
+                return self._render(
+                    request,
+                    "delete_selected.html",
+                    {
+                        "model_admin": model_admin,
+                        "objects": [
+                            (getattr(obj, spec.primary_key.key), model_admin.object_repr(obj))
+                            for obj in objects
+                        ]
+                        if spec.primary_key is not None
+                        else [],
+                        "count": _count(len(objects), model_admin),
+                        "query": _safe_query(form.get("query")).lstrip("?"),
+                        "back": back,
+                    },
+                )
+            for obj in objects:
+                await session.delete(obj)
+            await session.flush()
+            flash(request, f"Deleted {_count(len(objects), model_admin)}.", "success")
+            return RedirectResponse(back, SEE_OTHER)
+        method = getattr(model_admin, info.name)
+        outcome = await run_callable(method, request, session, objects)
+        if isinstance(outcome, Response):
+            return outcome
+        await session.flush()
+        flash(request, f"{info.label}: done for {_count(len(objects), model_admin)}.", "success")
+        return RedirectResponse(back, SEE_OTHER)
+
+    async def _selected(
+        self, session: AsyncSession, spec: ListSpec, values: Sequence[Any]
+    ) -> list[Any]:
+        key = spec.primary_key
+        if key is None:
+            return []
+        python_type = key.type.python_type
+        ids = []
+        for value in values:
+            try:
+                ids.append(python_type(value))
+            except (TypeError, ValueError):
+                raise HTTPException(
+                    400, "A selected row has an id that is not one. Reload the list and try again."
+                ) from None
+        if not ids:
+            return []
+        statement = select(spec.model).where(key.in_(ids)).order_by(key)
+        return list((await session.execute(statement)).scalars())
+
+    # One row --------------------------------------------------------------------
+
+    async def object_placeholder(
+        self, request: Request, session: AsyncSession, table: str, pk: str
+    ) -> Response:
+        """Show a row's fields, read-only; the edit form replaces this page."""
+        model_admin = self._model_admin(table)
+        allowed = await self._require(request, session, model_admin, "view")
+        spec = self.admin.list_spec(table)
+        key = spec.primary_key
+        try:
+            ident = key.type.python_type(pk) if key is not None else None
+        except (TypeError, ValueError):
+            ident = None
+        obj = await session.get(spec.model, ident) if ident is not None else None
+        if obj is None:
+            raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
+        fields = [
+            (column.key, display_value(getattr(obj, column.key)))
+            for column in spec.model.__mapper__.column_attrs
+        ]
+        return self._render(
+            request,
+            "object_placeholder.html",
+            {
+                "model_admin": model_admin,
+                "allowed": allowed,
+                "object_repr": model_admin.object_repr(obj),
+                "fields": fields,
+            },
+        )
+
+    # Signing in and out -----------------------------------------------------------
+
+    async def login(self, request: Request, session: AsyncSession) -> Response:
+        """Show the admin's sign-in form, or sign a staff user in and go to ``next``."""
+        from carboy.auth.authentication import auth_of
+
+        index = self.admin.url()
+        if request.method == "GET":
+            wanted = request.query_params.get("next")
+            initial = {"next": wanted if is_safe_next(wanted) else ""}
+            return self._render(
+                request, "login.html", {"form": LoginForm.blank(request, initial=initial)}
+            )
+        if request.app.settings.csrf_enabled and "cookie" not in request.headers:
+            # A sign-in without cookies carries no CSRF token: login CSRF.
+            raise CSRFError(NO_SESSION)
+        form = await LoginForm.from_request(request)
+        if not form.is_valid:
+            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+        data = form.data
+        throttles = auth_of(request).throttles or DEFAULT_THROTTLES
+        account = f"{by_ip(request)}:{data.email.strip().lower()}"
+        try:
+            await hit(request, "auth.login", throttles.login_per_ip, by_ip(request))
+            await hit(request, "auth.login", throttles.login_per_account, account)
+        except RateLimited as exc:
+            return self._render(
+                request, "throttled.html", {"detail": exc.detail}, exc.status_code, exc.headers
+            )
+        user = await authenticate(request, session, data.email, data.password.get_secret_value())
+        if user is None:
+            from carboy.auth.pages import LOGIN_FAILED
+
+            form.add_error(None, LOGIN_FAILED)
+            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+        if not user.is_staff:
+            form.add_error(None, NOT_STAFF)
+            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+        login(request, user)
+        await limiter_of(request.app).reset("auth.login", account, throttles.login_per_account)
+        target = data.next if is_safe_next(data.next) else index
+        return RedirectResponse(target, SEE_OTHER)
+
+    async def logout(self, request: Request) -> Response:
+        """Ask to confirm, then sign out and go to the admin's sign-in page."""
+        if request.method == "GET":
+            return self._render(request, "logout.html", {"form": LogoutForm.blank(request)})
+        logout(request)
+        flash(request, "You are signed out.", "success")
+        return RedirectResponse(f"{self.admin.prefix}/login", SEE_OTHER)
+
+
+def _count(number: int, model_admin: ModelAdmin) -> str:
+    """Return "1 post" or "123 posts"."""
+    noun = model_admin.verbose_name if number == 1 else model_admin.verbose_name_plural
+    return f"{number} {noun}"
+
+
+def _safe_query(value: Any) -> str:
+    """Return a list page's query string, sent back by a form, re-encoded, with its ``?``."""
+    if not isinstance(value, str) or not value:
+        return ""
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(value[:2000], keep_blank_values=True)
+    return "?" + urlencode(pairs) if pairs else ""
