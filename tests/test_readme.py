@@ -159,3 +159,21 @@ def test_the_readme_auth_snippet_runs(tmp_path: Path, monkeypatch: pytest.Monkey
         page = client.get("/me", headers={"accept": "text/html"}, follow_redirects=False)
         assert (page.status_code, page.headers["location"]) == (303, "/auth/login?next=/me")
         assert client.post("/posts/1/publish").status_code == 401
+
+
+BLOG_COMMAND = (
+    "pip install -e '.[sqlite,auth]' && cd examples/blog && carboy db migrate && "
+    "carboy db load seed.json && CARBOY_SUPERUSER_PASSWORD=blog-admin-password "
+    "carboy createsuperuser --email admin@example.com --no-input && carboy run"
+)
+
+
+def test_the_readme_and_the_blog_example_give_the_command_the_blog_test_runs() -> None:
+    from tests.examples.test_blog import blog_command
+
+    example_readme = ROOT / "examples" / "blog" / "README.md"
+
+    assert command_after("blog-command") == BLOG_COMMAND
+    # The example's test runs the command it reads from README.md, this one.
+    assert blog_command() == BLOG_COMMAND
+    assert blog_command(example_readme) == BLOG_COMMAND

@@ -38,9 +38,9 @@ STAFF = "staff@example.com"
 MEMBER = "member@example.com"
 
 
-def admin_tables() -> list[Table]:
-    """Return the tables the admin tests use, and only those."""
-    names = {*TABLES, "admin_log_entry"}
+def admin_tables(extra: tuple[str, ...] = ()) -> list[Table]:
+    """Return the tables the admin tests use, and only those, with the ``extra`` ones."""
+    names = {*TABLES, *extra, "admin_log_entry"}
     return [
         table
         for name, table in Model.metadata.tables.items()
@@ -60,11 +60,17 @@ def backend() -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+def extra_tables() -> tuple[str, ...]:
+    """More tables to make; the form and delete tests add those of their models."""
+    return ()
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, extra_tables: tuple[str, ...]) -> Iterator[str]:
     """A database with the admin tests' tables created empty, dropped afterwards."""
     url = f"sqlite:///{tmp_path / 'admin.db'}" if backend == "sqlite" else postgres_url()
     engine = create_engine(resolve_urls(url, "test").sync)
-    tables = admin_tables()
+    tables = admin_tables(extra_tables)
     Model.metadata.drop_all(engine, tables=tables)
     Model.metadata.create_all(engine, tables=tables)
     try:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, String, Table
 
 from carboy import Carboy
-from carboy.admin import Admin, ModelAdmin, action
+from carboy.admin import Admin, Inline, ModelAdmin, action
 from carboy.admin.checks import check_model_admin
 from carboy.auth import Auth
 from carboy.checks import CheckMessage, run_checks
@@ -17,7 +17,7 @@ from carboy.db import Database, Model
 from carboy.exceptions import ImproperlyConfigured
 from carboy.testing import TestClient
 
-from ._models import AdmPost
+from ._models import AdmArticle, AdmNote, AdmPost, AdmTag
 from .conftest import KEY
 
 
@@ -222,3 +222,25 @@ def test_the_checks_run_with_the_app_and_stop_it_from_starting() -> None:
 
     assert found == ["admin.E001"]
     assert "admin.E001: PostAdmin.list_display (for AdmPost) names 'nope'" in str(caught.value)
+
+
+def test_e013_an_inline_without_a_foreign_key_to_the_model() -> None:
+    class NoteInline(Inline):
+        model = AdmNote
+
+    class WrongInline(Inline):
+        model = AdmTag
+
+    class ArticleAdmin(ModelAdmin):
+        inlines = (NoteInline,)
+
+    class PostAdmin(ModelAdmin):
+        inlines = (WrongInline,)
+
+    assert messages_of(ArticleAdmin, AdmArticle) == []
+    assert messages_of(PostAdmin) == [
+        f"admin.E013: PostAdmin.inlines (for AdmPost) names {WrongInline!r}, which is not a "
+        "subclass of carboy.admin.Inline whose model has one foreign key to AdmPost. HINT: "
+        "Subclass Inline, set its model to one with a foreign key to this model's table, and "
+        "its fk_name when there are several."
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from carboy.admin.history import record
+from carboy.admin.history import history_of, record
 from carboy.admin.pages import NO_SELECTION, NOT_STAFF, STAFF_ONLY
 from carboy.auth.pages import LOGIN_FAILED
 from carboy.auth.user import User
@@ -208,6 +208,55 @@ def test_confirming_deletes_the_selected_rows(site: Site) -> None:
     assert "Deleted 2 adm posts." in site.client.get("/admin/adm_post/", headers=HTML).text
 
 
+def test_a_bulk_deletion_is_recorded_for_each_row(site: Site) -> None:
+    site.sign_in(ROOT)
+
+    site.client.post(
+        "/admin/adm_post/actions", data=action_form(site, "delete_selected", 1, 3, confirm="yes")
+    )
+
+    with site.db.session() as session:
+        entries = [history_of(session, AdmPost, ident) for ident in (1, 3)]
+    assert [(entry.action, entry.object_repr, entry.user_repr) for (entry,) in entries] == [
+        ("delete", "Notes on the engine", ROOT),
+        ("delete", "Bernoulli numbers", ROOT),
+    ]
+    assert {"field": "title", "old": "Notes on the engine", "new": None} in entries[0][0].changes
+
+
+def test_a_bulk_deletion_that_rows_still_need_is_refused(site: Site) -> None:
+    site.sign_in(ROOT)
+    listing = site.client.get("/admin/adm_author/", headers=HTML)
+    form = {"csrf_token": csrf_of(listing.text), "action": "delete_selected", "selected": ["1"]}
+
+    page = site.client.post("/admin/adm_author/actions", data=form)
+    response = site.client.post("/admin/adm_author/actions", data={**form, "confirm": "yes"})
+
+    assert page.status_code == 200
+    assert "<h1>The 1 adm author cannot be deleted</h1>" in page.text
+    assert (
+        "<li>Ada Lovelace, needed by:\n<ul><li>2 adm posts: Notes on the engine, Bernoulli "
+        "numbers</li></ul></li>"
+    ) in page.text
+    assert "Yes, delete them" not in page.text
+    assert response.status_code == 409
+    with site.db.session() as session:
+        assert session.get(AdmAuthor, 1) is not None
+
+
+def test_a_custom_action_is_recorded_for_each_row_it_changed(site: Site) -> None:
+    site.sign_in(ROOT)
+
+    site.client.post("/admin/adm_post/actions", data=action_form(site, "publish", 1, 3))
+
+    with site.db.session() as session:
+        unchanged = history_of(session, AdmPost, 1)
+        (entry,) = history_of(session, AdmPost, 3)
+    assert unchanged == []
+    assert (entry.action, entry.message) == ("change", "Publish the selected posts")
+    assert entry.changes == [{"field": "is_published", "old": False, "new": True}]
+
+
 def test_a_bulk_action_without_the_csrf_token_is_refused(site: Site) -> None:
     site.sign_in(ROOT)
     form = action_form(site, "delete_selected", 1, confirm="yes")
@@ -268,6 +317,12 @@ def test_an_action_with_no_rows_selected_does_nothing(site: Site) -> None:
         ),
         (
             "publish",
+            ["99999999999"],
+            400,
+            "A selected row has an id that is not one. Reload the list and try again.",
+        ),
+        (
+            "publish",
             ["1 OR 1=1"],
             400,
             "A selected row has an id that is not one. Reload the list and try again.",
@@ -292,14 +347,16 @@ def test_a_bad_action_form_is_a_400(
 # One row and signing out -------------------------------------------------------------------
 
 
-def test_the_placeholder_object_page_shows_the_fields_escaped(site: Site) -> None:
+def test_the_object_page_is_the_edit_form_with_the_name_escaped(site: Site) -> None:
     site.add(AdmPost(id=9, title="<script>alert(1)</script>"))
     site.sign_in(ROOT)
 
     response = site.client.get("/admin/adm_post/9/", headers=HTML)
 
     assert response.status_code == 200
-    assert "<dt>title</dt><dd>&lt;script&gt;alert(1)&lt;/script&gt;</dd>" in response.text
+    assert "<h1>Change adm post: &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in response.text
+    assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in response.text
+    assert "<script>" not in response.text
     assert site.client.get("/admin/adm_post/999/").status_code == 404
     assert site.client.get("/admin/adm_post/abc/").status_code == 404
 

@@ -23,6 +23,6 @@ decide what they see and do.
 from __future__ import annotations
 
 from carboy.admin.extension import Admin
-from carboy.admin.options import DELETE_SELECTED, ModelAdmin, action, display
+from carboy.admin.options import DELETE_SELECTED, Inline, ModelAdmin, action, display
 
-__all__ = ["DELETE_SELECTED", "Admin", "ModelAdmin", "action", "display"]
+__all__ = ["DELETE_SELECTED", "Admin", "Inline", "ModelAdmin", "action", "display"]

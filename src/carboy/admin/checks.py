@@ -15,6 +15,7 @@ admin.E009  ``actions`` names no ``@action`` method
 admin.E010  ``fields``, ``fieldsets``, ``readonly_fields`` or ``exclude`` names no field
 admin.E011  ``autocomplete_fields`` names no many-to-one relationship
 admin.E012  the model has no single-column primary key for its pages' addresses
+admin.E013  ``inlines`` names no ``Inline`` whose model has one foreign key to the model
 =========== ==========================================================
 """
 
@@ -27,6 +28,7 @@ from sqlalchemy import String
 
 from carboy.admin._paths import column_of, primary_key_of, resolve
 from carboy.admin.filters import make_filter
+from carboy.admin.inlines import inline_key
 from carboy.admin.options import ACTION_ATTRIBUTE, DELETE_SELECTED, ModelAdmin
 from carboy.checks import CheckMessage
 
@@ -226,6 +228,18 @@ def check_model_admin(model_admin: ModelAdmin) -> list[CheckMessage]:
                     f"{where.format('autocomplete_fields')} names {name!r}, which is not a "
                     f"relationship of {model.__name__}.",
                     "Name relationships, such as 'author' or 'tags'.",
+                )
+            )
+    for inline in _entries(model_admin.inlines):
+        if inline_key(inline, model) is None:
+            messages.append(
+                _error(
+                    "admin.E013",
+                    f"{where.format('inlines')} names {inline!r}, which is not a subclass of "
+                    f"carboy.admin.Inline whose model has one foreign key to "
+                    f"{model.__name__}.",
+                    "Subclass Inline, set its model to one with a foreign key to this "
+                    "model's table, and its fk_name when there are several.",
                 )
             )
     return messages

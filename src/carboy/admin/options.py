@@ -33,6 +33,7 @@ from typing import Any, ClassVar, TypeVar
 __all__ = [
     "DELETE_SELECTED",
     "ActionInfo",
+    "Inline",
     "ModelAdmin",
     "action",
     "display",
@@ -158,8 +159,17 @@ class ModelAdmin:
             shows; those of ``list_display`` are loaded without being named.
         actions: The bulk actions: ``"delete_selected"`` and names of
             methods decorated with ``@action``.
-        readonly_fields, fields, fieldsets, exclude, inlines,
-        autocomplete_fields: How the add and edit pages draw the form.
+        fields: The fields of the add and edit pages, in order; every
+            field the database does not fill by default. A field that
+            cannot be edited (or is in ``readonly_fields``) is shown.
+        fieldsets: ``(title or None, field names)`` groups, instead of ``fields``.
+        readonly_fields: Fields, or methods of the subclass taking the row,
+            shown on the edit page but not edited.
+        exclude: Fields left off the add and edit pages.
+        autocomplete_fields: Relationships edited as a text input taking
+            ids, instead of a select of every related row.
+        inlines: ``Inline`` subclasses: rows of other models that point at
+            the edited row, listed on its edit page.
     """
 
     section: ClassVar[str | None] = None
@@ -176,7 +186,7 @@ class ModelAdmin:
     fields: ClassVar[Sequence[str] | None] = None
     fieldsets: ClassVar[Sequence[tuple[str | None, Sequence[str]]] | None] = None
     exclude: ClassVar[Sequence[str]] = ()
-    inlines: ClassVar[Sequence[Any]] = ()
+    inlines: ClassVar[Sequence[type[Inline]]] = ()
     autocomplete_fields: ClassVar[Sequence[str]] = ()
 
     def __init__(self, model: type[Any]) -> None:
@@ -224,3 +234,39 @@ class ModelAdmin:
     def object_repr(self, obj: Any) -> str:
         """Return how a row is named on pages: its ``__str__``."""
         return str(obj)
+
+
+class Inline:
+    """Rows of another model that point at the edited row, listed on its edit page.
+
+    ::
+
+        class CommentInline(Inline):
+            model = Comment
+            fields = ("name", "body")
+
+        @admin.register(Post)
+        class PostAdmin(ModelAdmin):
+            inlines = (CommentInline,)
+
+    The edit page lists the rows whose foreign key points at the row, a
+    column per field, each row linking to its own edit page when its model
+    is registered. Editing them in place on the parent's page is not
+    available yet; ``extra`` is kept for it.
+
+    Attributes:
+        model: The related model, with a foreign key to the edited model's table.
+        fields: The columns shown; every column but the keys by default.
+        fk_name: The foreign-key column to follow, when several point at
+            the edited model.
+        extra: Reserved for in-place editing: the blank rows it will offer.
+        max_rows: The most rows listed; the page says how many there are.
+        title: The heading of the list; the model's name, plural, by default.
+    """
+
+    model: ClassVar[type[Any] | None] = None
+    fields: ClassVar[Sequence[str] | None] = None
+    fk_name: ClassVar[str | None] = None
+    extra: ClassVar[int] = 1
+    max_rows: ClassVar[int] = 100
+    title: ClassVar[str | None] = None

@@ -7,15 +7,17 @@
     GET  POST  /admin/logout                 a button, then out     admin:logout
     GET        /admin/<table>/               the list page          admin:list
     POST       /admin/<table>/actions        a bulk action          admin:actions
-    GET        /admin/<table>/<pk>/          one row, read-only     admin:object
+    GET  POST  /admin/<table>/add/           add a row              admin:add
+    GET  POST  /admin/<table>/<pk>/          edit (or view) a row   admin:object
+    GET  POST  /admin/<table>/<pk>/delete/   delete a row           admin:delete
+    GET        /admin/<table>/<pk>/history/  a row's history        admin:history
 
 Every page but sign-in and sign-out is for active staff: anybody else is
 sent to the admin's sign-in page, and a signed-in user who is not staff gets
 403. A model's pages and links also need its permission (``view`` to list,
-``delete`` to delete); superusers hold every one.
-
-``admin:object`` is a placeholder that shows a row's fields: the add and
-edit forms replace it.
+``add``, ``change`` and ``delete`` to do each); superusers hold every one.
+The pages of one row are in ``carboy.admin.objectpages``. Bulk deletions
+and actions are recorded in the history, as every change the admin makes.
 """
 
 from __future__ import annotations
@@ -24,18 +26,25 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carboy._callables import run_callable
-from carboy.admin.history import recent_actions
+from carboy.admin._paths import primary_key_of
+from carboy.admin.deletion import plan_deletion
+from carboy.admin.history import recent_actions, record_change, snapshot
 from carboy.admin.listing import display_value, parameters_for
+from carboy.admin.modelforms import integer_bound
+from carboy.admin.objectpages import ObjectPages
 from carboy.admin.options import DELETE_SELECTED, ModelAdmin
 from carboy.auth import authenticate, has_permission, login, logout, model_permission
 from carboy.auth.forms import LoginForm, LogoutForm
 from carboy.auth.models import AbstractUser
 from carboy.auth.pages import DEFAULT_THROTTLES, NO_SESSION, is_safe_next
 from carboy.csrf import CSRFError
+from carboy.db import atomic
 from carboy.dependencies import Depends
 from carboy.exceptions import HTTPException
 from carboy.ratelimit import RateLimited, by_ip, hit, limiter_of
@@ -64,10 +73,15 @@ NOT_STAFF = (
 )
 STAFF_ONLY = "The administration is for staff members only."
 NO_SELECTION = "No rows were selected, so nothing was done. Tick the rows to act on first."
+BULK_DELETE_REFUSED = (
+    "Nothing was deleted: the database refused, as other rows still refer to the selected "
+    "ones. Select them again to see which."
+)
 
 # RFC 9110 15.4.4: 303 makes the browser GET the next page (Post/Redirect/Get).
 SEE_OTHER = 303
 UNPROCESSABLE = 422
+CONFLICT = 409
 
 
 class AdminSignIn(Exception):
@@ -117,7 +131,11 @@ def admin_router(admin: Admin) -> Router:
     add("/logout", pages.logout, "logout", both)
     add("/{table}/", pages.changelist, "list")
     add("/{table}/actions", pages.actions, "actions", ("POST",))
-    add("/{table}/{pk}/", pages.object_placeholder, "object")
+    objects = ObjectPages(pages)
+    add("/{table}/add/", objects.add, "add", both)
+    add("/{table}/{pk}/", objects.change, "object", both)
+    add("/{table}/{pk}/delete/", objects.delete, "delete", both)
+    add("/{table}/{pk}/history/", objects.history, "history")
     return router
 
 
@@ -331,35 +349,71 @@ class _Pages:
             flash(request, NO_SELECTION, "warning")
             return RedirectResponse(back, SEE_OTHER)
         if info.name == DELETE_SELECTED:
-            if form.get("confirm") != "yes":
-                return self._render(
-                    request,
-                    "delete_selected.html",
-                    {
-                        "model_admin": model_admin,
-                        "objects": [
-                            (getattr(obj, spec.primary_key.key), model_admin.object_repr(obj))
-                            for obj in objects
-                        ]
-                        if spec.primary_key is not None
-                        else [],
-                        "count": _count(len(objects), model_admin),
-                        "query": _safe_query(form.get("query")).lstrip("?"),
-                        "back": back,
-                    },
-                )
-            for obj in objects:
-                await session.delete(obj)
-            await session.flush()
-            flash(request, f"Deleted {_count(len(objects), model_admin)}.", "success")
-            return RedirectResponse(back, SEE_OTHER)
+            return await self._delete_selected(request, session, model_admin, objects, form, back)
         method = getattr(model_admin, info.name)
+        befores = [snapshot(obj) for obj in objects]
         outcome = await run_callable(method, request, session, objects)
+        for obj, before in zip(objects, befores, strict=True):
+            if sa_inspect(obj).persistent and obj not in session.deleted:
+                await record_change(session, request.user, obj, before, message=info.label)
         if isinstance(outcome, Response):
             return outcome
         await session.flush()
         flash(request, f"{info.label}: done for {_count(len(objects), model_admin)}.", "success")
         return RedirectResponse(back, SEE_OTHER)
+
+    async def _delete_selected(
+        self,
+        request: Request,
+        session: AsyncSession,
+        model_admin: ModelAdmin,
+        objects: list[Any],
+        form: Any,
+        back: str,
+    ) -> Response:
+        """Ask to confirm, listing what goes with the rows or what stops them; then delete."""
+        plans = [await session.run_sync(plan_deletion, obj) for obj in objects]
+        names = await session.run_sync(lambda _: [model_admin.object_repr(obj) for obj in objects])
+        blocked = [(name, plan) for name, plan in zip(names, plans, strict=True) if plan.is_blocked]
+        confirmed = form.get("confirm") == "yes"
+        if confirmed and not blocked:
+            try:
+                async with atomic(session):
+                    for name, plan in zip(names, plans, strict=True):
+                        await session.run_sync(plan.perform, request.user, name)
+            except IntegrityError:
+                flash(request, BULK_DELETE_REFUSED, "error")
+            else:
+                flash(request, f"Deleted {_count(len(objects), model_admin)}.", "success")
+            return RedirectResponse(back, SEE_OTHER)
+        totals: dict[str, list[Any]] = {}
+        for plan in plans:
+            for group in [*plan.deleted, *plan.links]:
+                found = totals.setdefault(group.noun, [group.singular, 0])
+                found[1] += group.count
+        also = [
+            f"{count} {singular if count == 1 else noun}"
+            for noun, (singular, count) in totals.items()
+        ]
+        key = primary_key_of(model_admin.model)
+        return self._render(
+            request,
+            "delete_selected.html",
+            {
+                "model_admin": model_admin,
+                "objects": [
+                    (getattr(obj, key.key), name) for obj, name in zip(objects, names, strict=True)
+                ]
+                if key is not None
+                else [],
+                "blocked": blocked,
+                "also": also,
+                "count": _count(len(objects), model_admin),
+                "query": _safe_query(form.get("query")).lstrip("?"),
+                "back": back,
+            },
+            status_code=CONFLICT if confirmed else 200,
+        )
 
     async def _selected(
         self, session: AsyncSession, spec: ListSpec, values: Sequence[Any]
@@ -371,47 +425,18 @@ class _Pages:
         ids = []
         for value in values:
             try:
-                ids.append(python_type(value))
+                ident = python_type(value)
+                if python_type is int and abs(ident) >= integer_bound(key):
+                    raise ValueError(value)
             except (TypeError, ValueError):
                 raise HTTPException(
                     400, "A selected row has an id that is not one. Reload the list and try again."
                 ) from None
+            ids.append(ident)
         if not ids:
             return []
         statement = select(spec.model).where(key.in_(ids)).order_by(key)
         return list((await session.execute(statement)).scalars())
-
-    # One row --------------------------------------------------------------------
-
-    async def object_placeholder(
-        self, request: Request, session: AsyncSession, table: str, pk: str
-    ) -> Response:
-        """Show a row's fields, read-only; the edit form replaces this page."""
-        model_admin = self._model_admin(table)
-        allowed = await self._require(request, session, model_admin, "view")
-        spec = self.admin.list_spec(table)
-        key = spec.primary_key
-        try:
-            ident = key.type.python_type(pk) if key is not None else None
-        except (TypeError, ValueError):
-            ident = None
-        obj = await session.get(spec.model, ident) if ident is not None else None
-        if obj is None:
-            raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
-        fields = [
-            (column.key, display_value(getattr(obj, column.key)))
-            for column in spec.model.__mapper__.column_attrs
-        ]
-        return self._render(
-            request,
-            "object_placeholder.html",
-            {
-                "model_admin": model_admin,
-                "allowed": allowed,
-                "object_repr": model_admin.object_repr(obj),
-                "fields": fields,
-            },
-        )
 
     # Signing in and out -----------------------------------------------------------
 

@@ -1,0 +1,469 @@
+"""The pages of one row: add, edit (or view), delete, and its history.
+
+::
+
+    GET  POST  /admin/<table>/add/               a new row        admin:add
+    GET  POST  /admin/<table>/<pk>/              edit, or view    admin:object
+    GET  POST  /admin/<table>/<pk>/delete/       confirm, delete  admin:delete
+    GET        /admin/<table>/<pk>/history/      its history      admin:history
+
+Adding needs the model's ``add`` permission, saving a change ``change``,
+deleting ``delete``; with ``view`` alone the edit page shows the row's
+values and no buttons, and a POST to it is a 403. Every add, change and
+delete is recorded in the history (``carboy.admin.history``) in the same
+transaction. A form with errors comes back with status 422, what was typed
+kept and each error next to its field; a value the database refuses as a
+duplicate is such an error, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import UniqueConstraint, func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from carboy.admin._paths import primary_key_of
+from carboy.admin._widgets import RelatedForm
+from carboy.admin.deletion import Deletion, plan_deletion
+from carboy.admin.history import history_of
+from carboy.admin.inlines import InlineTable, inline_tables
+from carboy.admin.listing import display_value
+from carboy.admin.modelforms import ModelForm, integer_bound
+from carboy.admin.options import ModelAdmin, label_of
+from carboy.auth import has_permission, model_permission
+from carboy.db import atomic
+from carboy.exceptions import HTTPException
+from carboy.requests import Request
+from carboy.responses import RedirectResponse, Response
+from carboy.sessions import flash
+
+if TYPE_CHECKING:
+    from carboy.admin.pages import _Pages
+
+__all__ = ["SAVE_REFUSED", "ObjectPages"]
+
+SEE_OTHER = 303
+UNPROCESSABLE = 422
+CONFLICT = 409
+MAX_HISTORY = 200
+
+SAVE_REFUSED = (
+    "The {noun} could not be saved: the database refused it, as a value must be unique or "
+    "must name a row that exists. Check the values and try again."
+)
+DELETE_REFUSED = (
+    "The {noun} could not be deleted: the database refused it, as other rows still refer to "
+    "it. Reload this page to see them."
+)
+
+
+def _article(noun: str) -> str:
+    return "An" if noun[:1].lower() in "aeiou" else "A"
+
+
+class ObjectPages:
+    """The handlers of the pages of one row, sharing the admin's page helpers.
+
+    Args:
+        pages: The admin's other pages, whose helpers (rendering, permissions)
+            these use.
+    """
+
+    def __init__(self, pages: _Pages) -> None:
+        self.pages = pages
+        self.admin = pages.admin
+        self._forms: dict[str, ModelForm] = {}
+
+    # Helpers -----------------------------------------------------------------------------
+
+    def model_form(self, model_admin: ModelAdmin) -> ModelForm:
+        """Return the planned forms of a registered model, planned on first use."""
+        found = self._forms.get(model_admin.table)
+        if found is None or found.model_admin is not model_admin:
+            found = self._forms[model_admin.table] = ModelForm(model_admin)
+        return found
+
+    def _ident(self, model_admin: ModelAdmin, pk: str) -> Any:
+        """Return the primary key written in the address, or end with 404."""
+        key = primary_key_of(model_admin.model)
+        missing = HTTPException(404, f"No {model_admin.verbose_name} has this id.")
+        if key is None:
+            raise missing
+        python = key.type.python_type
+        if python is int:
+            if not (pk.isascii() and pk.isdigit()) or int(pk) >= integer_bound(key):
+                raise missing
+            return int(pk)
+        try:
+            return python(pk)
+        except (TypeError, ValueError):
+            raise missing from None
+
+    async def _object(self, session: AsyncSession, model_admin: ModelAdmin, ident: Any) -> Any:
+        obj = await session.get(model_admin.model, ident)
+        if obj is None:
+            raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
+        return obj
+
+    @staticmethod
+    def _button(form_data: Any) -> str:
+        for name in ("_continue", "_addanother"):
+            if form_data.get(name) is not None:
+                return name
+        return "_save"
+
+    # Add and edit ------------------------------------------------------------------------
+
+    async def add(self, request: Request, session: AsyncSession, table: str) -> Response:
+        """Show the empty form of a model, or add the row it sends."""
+        model_admin = self.pages._model_admin(table)
+        allowed = await self.pages._require(request, session, model_admin, "add")
+        model_form = self.model_form(model_admin)
+        layout = model_form.layout()
+        names = model_form.editable([name for _, group in layout for name in group], "add")
+        form_class = model_form.form_class(names, "add")
+        if request.method == "GET":
+            blank = form_class.blank(request, initial=model_form.defaults(names))
+            form = RelatedForm.wrap(blank)
+            return await self._form_page(request, session, model_form, form, names, None, allowed)
+        form = RelatedForm.wrap(await form_class.from_request(request))
+        obj = model_admin.model()
+        name = await self._save(request, session, model_form, form, names, obj, None)
+        if name is None:
+            return await self._form_page(
+                request, session, model_form, form, names, None, allowed, UNPROCESSABLE
+            )
+        return await self._saved(request, model_admin, obj, name, "added")
+
+    async def change(
+        self, request: Request, session: AsyncSession, table: str, pk: str
+    ) -> Response:
+        """Show a row's form (its values alone, for view-only users), or save what it sends."""
+        model_admin = self.pages._model_admin(table)
+        allowed = await self.pages._permissions(request, session, model_admin)
+        if request.method == "POST" or not allowed["change"]:
+            # Saving needs the change permission; seeing, either of view and change.
+            action = "change" if request.method == "POST" else "view"
+            await self.pages._require(request, session, model_admin, action)
+        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+        model_form = self.model_form(model_admin)
+        if not allowed["change"]:
+            return await self._form_page(request, session, model_form, None, [], obj, allowed)
+        layout = model_form.layout()
+        names = model_form.editable([name for _, group in layout for name in group], "change")
+        form_class = model_form.form_class(names, "change")
+        initial = await session.run_sync(lambda _: model_form.initial(obj, names))
+        blank = form_class.blank(request, initial=initial)
+        if request.method == "GET":
+            form = RelatedForm.wrap(blank)
+            return await self._form_page(request, session, model_form, form, names, obj, allowed)
+        form = RelatedForm.wrap(await form_class.from_request(request))
+        changed = model_form.changed(form, blank.values, names)
+        name = await self._save(request, session, model_form, form, names, obj, changed)
+        if name is None:
+            return await self._form_page(
+                request, session, model_form, form, names, obj, allowed, UNPROCESSABLE
+            )
+        return await self._saved(request, model_admin, obj, name, "changed")
+
+    async def _save(
+        self,
+        request: Request,
+        session: AsyncSession,
+        model_form: ModelForm,
+        form: RelatedForm,
+        names: Sequence[str],
+        obj: Any,
+        changed: Sequence[str] | None,
+    ) -> str | None:
+        """Save the form's values on ``obj``; return its name, or ``None`` after an error."""
+        if not form.is_valid:
+            return None
+        values = await session.run_sync(model_form.clean, form, names)
+        if form.errors:
+            return None
+        if changed is not None:
+            values = {name: value for name, value in values.items() if name in changed}
+        is_new = changed is None
+        try:
+            async with atomic(session):
+                await session.run_sync(model_form.save, obj, values, request.user, is_new=is_new)
+        except (IntegrityError, DataError):
+            ident = None if is_new else _identity(obj)
+            field, message = await session.run_sync(_refusal, model_form, values, ident)
+            form.add_error(field, message)
+            return None
+        model_admin = model_form.model_admin
+        return str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
+
+    async def _saved(
+        self, request: Request, model_admin: ModelAdmin, obj: Any, name: str, verb: str
+    ) -> Response:
+        button = self._button(await request.form())
+        noun = model_admin.verbose_name
+        message = f"The {noun} “{name}” was {verb}."
+        table = model_admin.table
+        if button == "_continue":
+            key = primary_key_of(model_admin.model)
+            pk = getattr(obj, key.key) if key is not None else None
+            flash(request, f"{message} You may edit it again below.", "success")
+            return RedirectResponse(self.admin.url(table, pk), SEE_OTHER)
+        if button == "_addanother":
+            flash(request, f"{message} You may add another {noun} below.", "success")
+            return RedirectResponse(self.admin.url(table, "add"), SEE_OTHER)
+        flash(request, message, "success")
+        return RedirectResponse(self.admin.url(table), SEE_OTHER)
+
+    async def _form_page(
+        self,
+        request: Request,
+        session: AsyncSession,
+        model_form: ModelForm,
+        form: RelatedForm | None,
+        names: Sequence[str],
+        obj: Any,
+        allowed: dict[str, bool],
+        status_code: int = 200,
+    ) -> Response:
+        model_admin = model_form.model_admin
+        layout = model_form.layout()
+        in_form = set(names) if form is not None else set()
+
+        def prepare(
+            sync_session: Session,
+        ) -> tuple[str | None, list[dict[str, Any]], list[InlineTable]]:
+            if form is not None:
+                model_form.load_options(sync_session, form, names)
+            fieldsets = []
+            for title, group in layout:
+                rows: list[dict[str, Any]] = []
+                for name in group:
+                    field = model_form.fields.get(name)
+                    if name in in_form and field is not None and form is not None:
+                        rows.append({"bound": form[field.internal_name]})
+                        continue
+                    if field is not None and field.is_auto and obj is None:
+                        continue
+                    method = getattr(model_admin, name, None)
+                    label = field.label if field is not None else label_of(name, method)
+                    rows.append(
+                        {
+                            "label": label,
+                            "value": model_form.display(obj, name),
+                            "note": field.note if field is not None else "",
+                        }
+                    )
+                fieldsets.append({"title": title, "rows": rows})
+            shown = model_admin.object_repr(obj) if obj is not None else None
+            inlines = inline_tables(sync_session, self.admin, obj) if obj is not None else []
+            return shown, fieldsets, inlines
+
+        object_repr, fieldsets, inlines = await session.run_sync(prepare)
+        table = model_admin.table
+        key = primary_key_of(model_admin.model)
+        pk = getattr(obj, key.key) if obj is not None and key is not None else None
+        noun = model_admin.verbose_name
+        if obj is None:
+            heading = f"Add {noun}"
+        elif form is None:
+            heading = f"View {noun}"
+        else:
+            heading = f"Change {noun}"
+        return self.pages._render(
+            request,
+            "change_form.html",
+            {
+                "model_admin": model_admin,
+                "allowed": allowed,
+                "heading": heading,
+                "object_repr": object_repr,
+                "form": form,
+                "fieldsets": fieldsets,
+                "inlines": inlines,
+                "is_adding": obj is None,
+                "urls": {
+                    "list": self.admin.url(table),
+                    "add": self.admin.url(table, "add"),
+                    "object": self.admin.url(table, pk) if pk is not None else None,
+                    "history": self.admin.url(table, pk, "history") if pk is not None else None,
+                    "delete": self.admin.url(table, pk, "delete") if pk is not None else None,
+                },
+            },
+            status_code=status_code,
+        )
+
+    # Delete ------------------------------------------------------------------------------
+
+    async def delete(
+        self, request: Request, session: AsyncSession, table: str, pk: str
+    ) -> Response:
+        """List what deleting a row takes with it (or what stops it), then delete it."""
+        model_admin = self.pages._model_admin(table)
+        allowed = await self.pages._require(request, session, model_admin, "delete")
+        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+        deletion = await session.run_sync(plan_deletion, obj)
+        name = str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
+        forbidden = await self._forbidden(request, session, deletion)
+        refused = None
+        if request.method == "POST" and not deletion.is_blocked and not forbidden:
+            try:
+                async with atomic(session):
+                    await session.run_sync(deletion.perform, request.user, name)
+            except IntegrityError:
+                refused = DELETE_REFUSED.format(noun=model_admin.verbose_name)
+            else:
+                noun = model_admin.verbose_name
+                flash(request, f"The {noun} “{name}” was deleted.", "success")
+                return RedirectResponse(self.admin.url(table), SEE_OTHER)
+        status = CONFLICT if request.method == "POST" else 200
+        return self.pages._render(
+            request,
+            "delete.html",
+            {
+                "model_admin": model_admin,
+                "allowed": allowed,
+                "object_repr": name,
+                "deletion": deletion,
+                "forbidden": forbidden,
+                "refused": refused,
+                "urls": {
+                    "list": self.admin.url(table),
+                    "object": self.admin.url(table, pk),
+                },
+            },
+            status_code=status,
+        )
+
+    async def _forbidden(
+        self, request: Request, session: AsyncSession, deletion: Deletion
+    ) -> list[str]:
+        """Return the kinds of rows deleted with it that the user may not delete."""
+        found = []
+        for group in deletion.deleted:
+            model = group.model
+            if model is None or self.admin.model_admin(model.__table__.name) is None:
+                continue
+            codename = model_permission(model, "delete")
+            if not await has_permission(session, request.user, codename):
+                found.append(group.noun)
+        return found
+
+    # History -----------------------------------------------------------------------------
+
+    async def history(
+        self, request: Request, session: AsyncSession, table: str, pk: str
+    ) -> Response:
+        """List a row's recorded actions, newest first, with each field's old and new value.
+
+        The history of a deleted row stays readable.
+        """
+        model_admin = self.pages._model_admin(table)
+        allowed = await self.pages._require(request, session, model_admin, "view")
+        ident = self._ident(model_admin, pk)
+        entries = await history_of(session, model_admin.model, ident, limit=MAX_HISTORY)
+        obj = await session.get(model_admin.model, ident)
+        if obj is None and not entries:
+            raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
+        if obj is not None:
+            name = str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
+        else:
+            name = entries[0].object_repr
+        rows = [
+            {
+                "time": entry.action_time.strftime("%Y-%m-%d %H:%M:%S"),
+                "iso": entry.action_time.isoformat(),
+                "user": entry.user_repr or "Someone",
+                "action": entry.action,
+                "message": entry.message,
+                "changes": [
+                    {
+                        "field": label_of(str(change.get("field", ""))),
+                        "old": _shown(change.get("old")),
+                        "new": _shown(change.get("new")),
+                    }
+                    for change in entry.changes or []
+                    if isinstance(change, dict)
+                ],
+            }
+            for entry in entries
+        ]
+        return self.pages._render(
+            request,
+            "history.html",
+            {
+                "model_admin": model_admin,
+                "allowed": allowed,
+                "object_repr": name,
+                "entries": rows,
+                "exists": obj is not None,
+                "urls": {
+                    "list": self.admin.url(table),
+                    "object": self.admin.url(table, pk),
+                },
+            },
+        )
+
+
+def _identity(obj: Any) -> Any:
+    """Return the primary key of a stored row."""
+    identity = sa_inspect(obj).identity
+    return identity[0] if identity else None
+
+
+def _shown(value: Any) -> str:
+    """Return a stored history value as text: ``-`` for nothing, JSON for lists and dicts."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return display_value(value)
+
+
+def _refusal(
+    session: Session, model_form: ModelForm, values: dict[str, Any], ident: Any
+) -> tuple[str | None, str]:
+    """Return the field and the message of a save the database refused; sync only.
+
+    A value that must be unique and is taken names its field; anything else
+    is an error of the whole form.
+    """
+    model_admin = model_form.model_admin
+    noun = model_admin.verbose_name
+    table = model_form.mapper.local_table
+    key = primary_key_of(model_admin.model)
+    groups: list[list[Any]] = [[column] for column in table.columns if column.unique]
+    groups += [
+        list(constraint.columns)
+        for constraint in getattr(table, "constraints", ())
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    groups += [list(index.columns) for index in getattr(table, "indexes", ()) if index.unique]
+    for columns in groups:
+        fields = []
+        for column in columns:
+            prop = model_form.mapper.get_property_by_column(column)
+            name = model_form.name_of(prop.key)
+            if name not in values:
+                break
+            fields.append(name)
+        else:
+            conditions = []
+            for column, name in zip(columns, fields, strict=True):
+                value = values[name]
+                if model_form.fields[name].kind == "foreign_key" and value is not None:
+                    related = model_form.fields[name].related_key
+                    value = getattr(value, related.key) if related is not None else value
+                conditions.append(column == value)
+            if ident is not None and key is not None:
+                conditions.append(key != ident)
+            statement = select(func.count()).select_from(table).where(*conditions)
+            if session.scalar(statement):
+                labels = " and ".join(model_form.fields[name].label.lower() for name in fields)
+                message = f"{_article(noun)} {noun} with this {labels} already exists."
+                first = model_form.fields[fields[0]].internal_name
+                return (first if len(fields) == 1 else None), message
+    return None, SAVE_REFUSED.format(noun=noun)
