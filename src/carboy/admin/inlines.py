@@ -21,7 +21,7 @@ from carboy.admin.options import Inline, ModelAdmin, label_of
 if TYPE_CHECKING:
     from carboy.admin.extension import Admin
 
-__all__ = ["InlineTable", "inline_key", "inline_tables"]
+__all__ = ["InlineTable", "default_fields", "inline_key", "inline_tables"]
 
 
 @dataclass
@@ -66,8 +66,13 @@ def inline_key(inline: Any, parent: type[Any]) -> Column[Any] | None:
     return found[0] if len(found) == 1 else None
 
 
-def inline_tables(session: Session, admin: Admin, parent: Any) -> list[InlineTable]:
-    """Return the rows of each inline of ``parent``'s model that point at it; sync only."""
+def inline_tables(
+    session: Session, admin: Admin, parent: Any, *, is_editing: bool = False
+) -> list[InlineTable]:
+    """Return the rows of each inline of ``parent``'s model that point at it; sync only.
+
+    With ``is_editing``, the inlines edited in place (``is_editable``) are left out.
+    """
     model_admin = admin.model_admin(sa_inspect(parent).mapper.local_table.name)
     if model_admin is None:
         return []
@@ -78,10 +83,12 @@ def inline_tables(session: Session, admin: Admin, parent: Any) -> list[InlineTab
         model = inline.model
         if column is None or model is None or parent_key is None:
             continue
+        if is_editing and inline.is_editable:
+            continue
         target = next(iter(column.foreign_keys)).column
         value = getattr(parent, sa_inspect(type(parent)).get_property_by_column(target).key)
         own_key = primary_key_of(model)
-        names = list(inline.fields or _default_fields(model, column))
+        names = list(inline.fields or default_fields(model, column))
         condition = column == value
         count = int(session.scalar(select(func.count()).select_from(model).where(condition)) or 0)
         order = [own_key] if own_key is not None else []
@@ -97,7 +104,8 @@ def inline_tables(session: Session, admin: Admin, parent: Any) -> list[InlineTab
     return tables
 
 
-def _default_fields(model: type[Any], key: Column[Any]) -> list[str]:
+def default_fields(model: type[Any], key: Column[Any]) -> list[str]:
+    """Return an inline's fields when it names none: every column but the keys."""
     mapper: Mapper[Any] = sa_inspect(model)
     names = []
     for prop in mapper.column_attrs:

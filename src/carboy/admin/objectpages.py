@@ -13,7 +13,9 @@ values and no buttons, and a POST to it is a 403. Every add, change and
 delete is recorded in the history (``carboy.admin.history``) in the same
 transaction. A form with errors comes back with status 422, what was typed
 kept and each error next to its field; a value the database refuses as a
-duplicate is such an error, never a 500.
+duplicate is such an error, never a 500. Inlines with ``is_editable`` are
+edited on the add and edit pages (``carboy.admin.inlineforms``) and saved in
+the same transaction as the row; an error in one of their rows saves nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ from sqlalchemy.orm import Session
 
 from carboy.admin._paths import primary_key_of
 from carboy.admin._widgets import RelatedForm
-from carboy.admin.deletion import Deletion, plan_deletion
+from carboy.admin.deletion import plan_deletion
 from carboy.admin.history import history_of
+from carboy.admin.inlineforms import (
+    InlineFormSet,
+    bind_rows,
+    clean_rows,
+    existing_rows,
+    plan_formset,
+    save_rows,
+)
 from carboy.admin.inlines import InlineTable, inline_tables
 from carboy.admin.listing import display_value
 from carboy.admin.modelforms import ModelForm, integer_bound
@@ -111,6 +121,42 @@ class ObjectPages:
             raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
         return obj
 
+    async def _formsets(
+        self,
+        request: Request,
+        session: AsyncSession,
+        model_admin: ModelAdmin,
+        obj: Any,
+        may_edit: bool,
+        *,
+        is_sent: bool,
+    ) -> list[InlineFormSet]:
+        """Return the forms of the inlines edited in place, bound to what the request sends."""
+        formsets = []
+        for inline in model_admin.inlines:
+            model = inline.model
+            actions = ("add", "change", "delete")
+            permissions = dict.fromkeys(actions, may_edit)
+            if model is not None and self.admin.model_admin(model.__table__.name) is not None:
+                for action in actions:
+                    codename = model_permission(model, action)
+                    permissions[action] = await has_permission(session, request.user, codename)
+            formset = plan_formset(inline, model_admin.model, permissions)
+            if formset is None:
+                continue
+
+            def load(
+                sync_session: Session, formset: InlineFormSet = formset
+            ) -> tuple[list[Any], list[dict[str, Any]]]:
+                rows = existing_rows(sync_session, formset, obj)
+                names = formset.names
+                return rows, [formset.model_form.initial(row, names) for row in rows]
+
+            rows, initials = await session.run_sync(load)
+            await bind_rows(request, formset, rows, initials, is_sent=is_sent)
+            formsets.append(formset)
+        return formsets
+
     @staticmethod
     def _button(form_data: Any) -> str:
         for name in ("_continue", "_addanother"):
@@ -131,13 +177,29 @@ class ObjectPages:
         if request.method == "GET":
             blank = form_class.blank(request, initial=model_form.defaults(names))
             form = RelatedForm.wrap(blank)
-            return await self._form_page(request, session, model_form, form, names, None, allowed)
+            formsets = await self._formsets(
+                request, session, model_admin, None, allowed["add"], is_sent=False
+            )
+            return await self._form_page(
+                request, session, model_form, form, names, None, allowed, formsets=formsets
+            )
         form = RelatedForm.wrap(await form_class.from_request(request))
+        formsets = await self._formsets(
+            request, session, model_admin, None, allowed["add"], is_sent=True
+        )
         obj = model_admin.model()
-        name = await self._save(request, session, model_form, form, names, obj, None)
+        name = await self._save(request, session, model_form, form, names, obj, None, formsets)
         if name is None:
             return await self._form_page(
-                request, session, model_form, form, names, None, allowed, UNPROCESSABLE
+                request,
+                session,
+                model_form,
+                form,
+                names,
+                None,
+                allowed,
+                UNPROCESSABLE,
+                formsets=formsets,
             )
         return await self._saved(request, model_admin, obj, name, "added")
 
@@ -160,15 +222,27 @@ class ObjectPages:
         form_class = model_form.form_class(names, "change")
         initial = await session.run_sync(lambda _: model_form.initial(obj, names))
         blank = form_class.blank(request, initial=initial)
-        if request.method == "GET":
+        is_sent = request.method != "GET"
+        formsets = await self._formsets(request, session, model_admin, obj, True, is_sent=is_sent)
+        if not is_sent:
             form = RelatedForm.wrap(blank)
-            return await self._form_page(request, session, model_form, form, names, obj, allowed)
+            return await self._form_page(
+                request, session, model_form, form, names, obj, allowed, formsets=formsets
+            )
         form = RelatedForm.wrap(await form_class.from_request(request))
         changed = model_form.changed(form, blank.values, names)
-        name = await self._save(request, session, model_form, form, names, obj, changed)
+        name = await self._save(request, session, model_form, form, names, obj, changed, formsets)
         if name is None:
             return await self._form_page(
-                request, session, model_form, form, names, obj, allowed, UNPROCESSABLE
+                request,
+                session,
+                model_form,
+                form,
+                names,
+                obj,
+                allowed,
+                UNPROCESSABLE,
+                formsets=formsets,
             )
         return await self._saved(request, model_admin, obj, name, "changed")
 
@@ -181,12 +255,15 @@ class ObjectPages:
         names: Sequence[str],
         obj: Any,
         changed: Sequence[str] | None,
+        formsets: list[InlineFormSet],
     ) -> str | None:
-        """Save the form's values on ``obj``; return its name, or ``None`` after an error."""
-        if not form.is_valid:
-            return None
-        values = await session.run_sync(model_form.clean, form, names)
-        if form.errors:
+        """Save the form's values on ``obj`` and its inline rows; return its name, or ``None``.
+
+        ``None`` after an error of the form or of an inline row, when nothing is saved.
+        """
+        values = await session.run_sync(model_form.clean, form, names) if form.is_valid else {}
+        cleaned = await session.run_sync(clean_rows, formsets)
+        if not form.is_valid or form.errors or any(fs.has_errors for fs in formsets):
             return None
         if changed is not None:
             values = {name: value for name, value in values.items() if name in changed}
@@ -194,6 +271,7 @@ class ObjectPages:
         try:
             async with atomic(session):
                 await session.run_sync(model_form.save, obj, values, request.user, is_new=is_new)
+                await session.run_sync(save_rows, formsets, cleaned, obj, request.user)
         except (IntegrityError, DataError):
             ident = None if is_new else _identity(obj)
             field, message = await session.run_sync(_refusal, model_form, values, ident)
@@ -230,6 +308,8 @@ class ObjectPages:
         obj: Any,
         allowed: dict[str, bool],
         status_code: int = 200,
+        *,
+        formsets: Sequence[InlineFormSet] = (),
     ) -> Response:
         model_admin = model_form.model_admin
         layout = model_form.layout()
@@ -261,7 +341,12 @@ class ObjectPages:
                     )
                 fieldsets.append({"title": title, "rows": rows})
             shown = model_admin.object_repr(obj) if obj is not None else None
-            inlines = inline_tables(sync_session, self.admin, obj) if obj is not None else []
+            is_editing = form is not None
+            inlines = (
+                inline_tables(sync_session, self.admin, obj, is_editing=is_editing)
+                if obj is not None
+                else []
+            )
             return shown, fieldsets, inlines
 
         object_repr, fieldsets, inlines = await session.run_sync(prepare)
@@ -286,6 +371,7 @@ class ObjectPages:
                 "form": form,
                 "fieldsets": fieldsets,
                 "inlines": inlines,
+                "formsets": formsets,
                 "is_adding": obj is None,
                 "urls": {
                     "list": self.admin.url(table),
@@ -309,7 +395,7 @@ class ObjectPages:
         obj = await self._object(session, model_admin, self._ident(model_admin, pk))
         deletion = await session.run_sync(plan_deletion, obj)
         name = str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
-        forbidden = await self._forbidden(request, session, deletion)
+        forbidden = await self.pages._forbidden(request, session, [deletion])
         refused = None
         if request.method == "POST" and not deletion.is_blocked and not forbidden:
             try:
@@ -339,20 +425,6 @@ class ObjectPages:
             },
             status_code=status,
         )
-
-    async def _forbidden(
-        self, request: Request, session: AsyncSession, deletion: Deletion
-    ) -> list[str]:
-        """Return the kinds of rows deleted with it that the user may not delete."""
-        found = []
-        for group in deletion.deleted:
-            model = group.model
-            if model is None or self.admin.model_admin(model.__table__.name) is None:
-                continue
-            codename = model_permission(model, "delete")
-            if not await has_permission(session, request.user, codename):
-                found.append(group.noun)
-        return found
 
     # History -----------------------------------------------------------------------------
 

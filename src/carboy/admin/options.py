@@ -251,22 +251,25 @@ class Inline:
 
     The edit page lists the rows whose foreign key points at the row, a
     column per field, each row linking to its own edit page when its model
-    is registered. Editing them in place on the parent's page is not
-    available yet; ``extra`` is kept for it.
+    is registered. With ``is_editable`` they are edited in place on the
+    parent's add and edit pages instead (see ``carboy.admin.inlineforms``),
+    saved with the parent in one transaction.
 
     Attributes:
         model: The related model, with a foreign key to the edited model's table.
         fields: The columns shown; every column but the keys by default.
         fk_name: The foreign-key column to follow, when several point at
             the edited model.
-        extra: Reserved for in-place editing: the blank rows it will offer.
-        max_rows: The most rows listed; the page says how many there are.
+        is_editable: Whether the rows are edited in place rather than listed.
+        extra: The blank rows offered to add related rows, when editable.
+        max_rows: The most rows listed or edited; no rows are added past it.
         title: The heading of the list; the model's name, plural, by default.
     """
 
     model: ClassVar[type[Any] | None] = None
     fields: ClassVar[Sequence[str] | None] = None
     fk_name: ClassVar[str | None] = None
+    is_editable: ClassVar[bool] = False
     extra: ClassVar[int] = 1
     max_rows: ClassVar[int] = 100
     title: ClassVar[str | None] = None

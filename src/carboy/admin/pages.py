@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from carboy._callables import run_callable
 from carboy.admin._paths import primary_key_of
-from carboy.admin.deletion import plan_deletion
+from carboy.admin.deletion import Deletion, plan_deletion
 from carboy.admin.history import recent_actions, record_change, snapshot
 from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
@@ -375,6 +375,12 @@ class _Pages:
         plans = [await session.run_sync(plan_deletion, obj) for obj in objects]
         names = await session.run_sync(lambda _: [model_admin.object_repr(obj) for obj in objects])
         blocked = [(name, plan) for name, plan in zip(names, plans, strict=True) if plan.is_blocked]
+        forbidden = await self._forbidden(request, session, plans)
+        if forbidden:
+            raise HTTPException(
+                403,
+                f"Deleting them would delete {', '.join(forbidden)} too, which you may not delete.",
+            )
         confirmed = form.get("confirm") == "yes"
         if confirmed and not blocked:
             try:
@@ -414,6 +420,23 @@ class _Pages:
             },
             status_code=CONFLICT if confirmed else 200,
         )
+
+    async def _forbidden(
+        self, request: Request, session: AsyncSession, deletions: Sequence[Deletion]
+    ) -> list[str]:
+        """Return the kinds of rows deleted with these that the user may not delete."""
+        found: list[str] = []
+        for deletion in deletions:
+            for group in deletion.deleted:
+                model = group.model
+                if model is None or self.admin.model_admin(model.__table__.name) is None:
+                    continue
+                if group.noun in found:
+                    continue
+                codename = model_permission(model, "delete")
+                if not await has_permission(session, request.user, codename):
+                    found.append(group.noun)
+        return found
 
     async def _selected(
         self, session: AsyncSession, spec: ListSpec, values: Sequence[Any]

@@ -1,0 +1,252 @@
+"""Rows of other models on a row's pages, and bulk deletion of rows that take others along."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from carboy.admin import Inline, ModelAdmin
+from carboy.admin.history import history_of
+from tests.auth._pages_app import csrf_of
+
+from ._models import FORM_TABLES, AdmArticle, AdmNote, AdmWriter
+from .conftest import HTML, ROOT, STAFF, MakeSite, Site
+
+
+@pytest.fixture
+def extra_tables() -> tuple[str, ...]:
+    return FORM_TABLES
+
+
+@pytest.fixture
+def site(make_site: MakeSite) -> Site:
+    site = make_site({AdmArticle: None, AdmWriter: None, AdmNote: None})
+    writer = AdmWriter(id=1, name="Ada")
+    site.add(
+        AdmArticle(id=1, title="First", writer=writer, notes=[AdmNote(id=1, text="Check")]),
+        AdmArticle(id=2, title="Second", writer=writer),
+    )
+    return site
+
+
+def count(site: Site, model: type[object]) -> int:
+    with site.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_bulk_delete_needs_the_delete_permission_of_rows_deleted_with_the_selected(
+    site: Site,
+) -> None:
+    site.add_user(STAFF, "adm_article.view", "adm_article.delete", is_staff=True)
+    site.sign_in(STAFF)
+    listing = site.client.get("/admin/adm_article/", headers=HTML)
+    form = {
+        "csrf_token": csrf_of(listing.text),
+        "action": "delete_selected",
+        "selected": ["1", "2"],
+        "confirm": "yes",
+    }
+
+    response = site.client.post("/admin/adm_article/actions", data=form)
+
+    assert response.status_code == 403
+    assert response.json()["detail"] == (
+        "Deleting them would delete adm notes too, which you may not delete."
+    )
+    assert (count(site, AdmArticle), count(site, AdmNote)) == (2, 1)
+
+
+class EditableNoteInline(Inline):
+    model = AdmNote
+    fields = ("text",)
+    is_editable = True
+    extra = 2
+
+
+class ArticleAdmin(ModelAdmin):
+    inlines = (EditableNoteInline,)
+
+
+@pytest.fixture
+def editing(make_site: MakeSite) -> Site:
+    site = make_site({AdmArticle: ArticleAdmin, AdmWriter: None, AdmNote: None})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    writer = AdmWriter(id=1, name="Ada")
+    site.add(
+        AdmArticle(id=1, title="First", writer=writer, notes=[AdmNote(id=1, text="Check")]),
+    )
+    site.sign_in(ROOT)
+    return site
+
+
+def edit_form(site: Site, **fields: str) -> dict[str, str]:
+    page = site.client.get("/admin/adm_article/1/", headers=HTML)
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "title": "First",
+        "views": "0",
+        "kind": "news",
+        "writer": "1",
+        "adm_note-0-id": "1",
+        "adm_note-0-text": "Check",
+        "adm_note-1-text": "",
+        "adm_note-2-text": "",
+    }
+    data.update(fields)
+    return data
+
+
+def notes(site: Site) -> list[tuple[int, int, str]]:
+    with site.db.session() as session:
+        rows = session.scalars(select(AdmNote).order_by(AdmNote.id))
+        return [(note.id, note.article_id, note.text) for note in rows]
+
+
+def test_the_edit_page_offers_the_inline_rows_and_blank_ones(editing: Site) -> None:
+    page = editing.client.get("/admin/adm_article/1/", headers=HTML).text
+
+    assert '<input type="hidden" name="adm_note-0-id" value="1">' in page
+    assert '<input type="text" name="adm_note-0-text" value="Check" aria-label="Text">' in page
+    assert '<input type="checkbox" name="adm_note-0-DELETE" aria-label="Delete">' in page
+    assert '<input type="text" name="adm_note-2-text" value="" aria-label="Text">' in page
+    assert 'name="adm_note-3-text"' not in page
+
+
+def test_an_inline_row_is_changed_in_place(editing: Site) -> None:
+    response = editing.client.post(
+        "/admin/adm_article/1/", data=edit_form(editing, **{"adm_note-0-text": "Checked"})
+    )
+
+    assert response.status_code == 303
+    assert notes(editing) == [(1, 1, "Checked")]
+
+
+def test_a_filled_blank_row_adds_a_row_and_an_empty_one_is_ignored(editing: Site) -> None:
+    response = editing.client.post(
+        "/admin/adm_article/1/", data=edit_form(editing, **{"adm_note-2-text": "New"})
+    )
+
+    assert response.status_code == 303
+    assert notes(editing) == [(1, 1, "Check"), (2, 1, "New")]
+
+
+def test_a_ticked_delete_box_deletes_the_row(editing: Site) -> None:
+    response = editing.client.post(
+        "/admin/adm_article/1/", data=edit_form(editing, **{"adm_note-0-DELETE": "on"})
+    )
+
+    assert response.status_code == 303
+    assert notes(editing) == []
+
+
+def test_an_invalid_inline_value_saves_nothing_and_shows_the_error_by_its_field(
+    editing: Site,
+) -> None:
+    form = edit_form(
+        editing, title="Renamed", **{"adm_note-0-text": "x" * 201, "adm_note-1-text": "New"}
+    )
+
+    response = editing.client.post("/admin/adm_article/1/", data=form, headers=HTML)
+
+    assert response.status_code == 422
+    assert (
+        f'<input type="text" name="adm_note-0-text" value="{"x" * 201}" aria-label="Text" '
+        'aria-invalid="true">\n<p class="error">Enter at most 200 characters.</p>'
+    ) in response.text
+    assert notes(editing) == [(1, 1, "Check")]
+    with editing.db.session() as session:
+        article = session.get(AdmArticle, 1)
+        assert article is not None
+        assert article.title == "First"
+
+
+def test_inline_changes_are_recorded_in_the_history(editing: Site) -> None:
+    form = edit_form(editing, **{"adm_note-0-text": "Checked", "adm_note-1-text": "New"})
+
+    editing.client.post("/admin/adm_article/1/", data=form)
+    deletion = edit_form(
+        editing,
+        **{"adm_note-0-text": "Checked", "adm_note-1-id": "2", "adm_note-1-DELETE": "on"},
+    )
+    editing.client.post("/admin/adm_article/1/", data=deletion)
+
+    with editing.db.session() as session:
+        changed = history_of(session, AdmNote, 1)
+        added = history_of(session, AdmNote, 2)
+    assert [entry.action for entry in changed] == ["change"]
+    assert changed[0].changes == [{"field": "text", "old": "Check", "new": "Checked"}]
+    assert [entry.action for entry in added] == ["delete", "add"]
+    assert added[1].changes is not None
+    assert {"field": "text", "old": None, "new": "New"} in added[1].changes
+    assert notes(editing) == [(1, 1, "Checked")]
+
+
+def test_saving_inline_rows_needs_the_csrf_token(editing: Site) -> None:
+    form = edit_form(editing, **{"adm_note-0-text": "Changed"})
+    del form["csrf_token"]
+
+    response = editing.client.post("/admin/adm_article/1/", data=form)
+
+    assert response.status_code == 403
+    assert notes(editing) == [(1, 1, "Check")]
+
+
+def test_the_add_page_adds_the_row_and_its_inline_rows_together(editing: Site) -> None:
+    page = editing.client.get("/admin/adm_article/add/", headers=HTML)
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "title": "Second",
+        "views": "0",
+        "kind": "news",
+        "writer": "1",
+        "adm_note-0-text": "Fresh",
+        "adm_note-1-text": "",
+    }
+
+    response = editing.client.post("/admin/adm_article/add/", data=form)
+
+    assert 'name="adm_note-0-text"' in page.text
+    assert 'name="adm_note-2-text"' not in page.text
+    assert response.status_code == 303
+    assert notes(editing) == [(1, 1, "Check"), (2, 2, "Fresh")]
+
+
+def test_inline_rows_follow_the_registered_inline_models_permissions(editing: Site) -> None:
+    editing.add_user(STAFF, "adm_article.view", "adm_article.change", is_staff=True)
+    editing.sign_in(STAFF)
+
+    page = editing.client.get("/admin/adm_article/1/", headers=HTML).text
+    form = edit_form(editing, **{"adm_note-0-text": "Changed", "adm_note-0-DELETE": "on"})
+    response = editing.client.post("/admin/adm_article/1/", data=form)
+
+    assert '<input type="hidden" name="adm_note-0-id" value="1">Check' in page
+    assert 'name="adm_note-0-text"' not in page
+    assert 'name="adm_note-0-DELETE"' not in page
+    assert 'name="adm_note-1-text"' not in page
+    assert response.status_code == 303
+    assert notes(editing) == [(1, 1, "Check")]
+
+
+class FullNoteInline(EditableNoteInline):
+    max_rows = 1
+
+
+class FullArticleAdmin(ModelAdmin):
+    inlines = (FullNoteInline,)
+
+
+def test_no_blank_rows_are_offered_past_max_rows(make_site: MakeSite) -> None:
+    site = make_site({AdmArticle: FullArticleAdmin, AdmWriter: None, AdmNote: None})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    writer = AdmWriter(id=1, name="Ada")
+    site.add(AdmArticle(id=1, title="First", writer=writer, notes=[AdmNote(id=1, text="Check")]))
+    site.sign_in(ROOT)
+
+    page = site.client.get("/admin/adm_article/1/", headers=HTML).text
+    form = {**edit_form(site), "adm_note-1-text": "One too many"}
+    response = site.client.post("/admin/adm_article/1/", data=form)
+
+    assert 'name="adm_note-0-text"' in page
+    assert 'name="adm_note-1-text"' not in page
+    assert response.status_code == 303
+    assert notes(site) == [(1, 1, "Check")]
