@@ -10,6 +10,7 @@ search. A value it cannot read is the client's mistake: ``BadFilter``, 400.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -64,7 +65,7 @@ class Choice:
     is_selected: bool
 
 
-class ListFilter:
+class ListFilter(ABC):
     """A filter of the list page on one column of the model.
 
     Args:
@@ -95,14 +96,15 @@ class ListFilter:
         condition: ColumnElement[bool] = self.column == self.parse(value)
         return condition
 
+    @abstractmethod
     def parse(self, value: str) -> Any:
         """Return the Python value a query parameter stands for.
 
         Raises:
             BadFilter: when ``value`` is not one.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     async def choices(
         self,
         session: AsyncSession,
@@ -111,21 +113,10 @@ class ListFilter:
         params: Mapping[str, str],
     ) -> list[Choice]:
         """Return the filter's choices, with the rows each holds under ``where``; one query."""
-        statement = (
-            select(self.column, func.count())
-            .select_from(source)
-            .where(*where)
-            .group_by(self.column)
-        )
-        counts = {key: count for key, count in (await session.execute(statement)).all()}
-        return [self._all(params), *self._counted(counts, params)]
 
     def _all(self, params: Mapping[str, str]) -> Choice:
         selected = not any(name in params for name in self.parameters)
         return Choice("All", None, {}, selected)
-
-    def _counted(self, counts: Mapping[Any, int], params: Mapping[str, str]) -> list[Choice]:
-        raise NotImplementedError
 
     def _invalid(self, value: str, expected: str) -> BadFilter:
         shown = value if len(value) <= 40 else value[:40] + "..."
@@ -135,7 +126,31 @@ class ListFilter:
         )
 
 
-class BooleanFilter(ListFilter):
+class _GroupedFilter(ListFilter):
+    """A filter whose choices are the column's values, counted by one GROUP BY."""
+
+    async def choices(
+        self,
+        session: AsyncSession,
+        source: Any,
+        where: Sequence[ColumnElement[bool]],
+        params: Mapping[str, str],
+    ) -> list[Choice]:
+        statement = (
+            select(self.column, func.count())
+            .select_from(source)
+            .where(*where)
+            .group_by(self.column)
+        )
+        counts = {key: count for key, count in (await session.execute(statement)).all()}
+        return [self._all(params), *self._counted(counts, params)]
+
+    @abstractmethod
+    def _counted(self, counts: Mapping[Any, int], params: Mapping[str, str]) -> list[Choice]:
+        """Return a choice per value, given the count of rows of each value."""
+
+
+class BooleanFilter(_GroupedFilter):
     """Yes or no, from ``?name=1`` or ``?name=0``."""
 
     def parse(self, value: str) -> bool:
@@ -151,7 +166,7 @@ class BooleanFilter(ListFilter):
         ]
 
 
-class ChoicesFilter(ListFilter):
+class ChoicesFilter(_GroupedFilter):
     """One of an enum's values, from ``?name=<member name>``."""
 
     def __init__(self, name: str, column: Column[Any], title: str) -> None:
