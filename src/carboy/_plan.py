@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from carboy._callables import is_async_callable, qualname, type_hints
-from carboy.background import BackgroundTasks
+from carboy.background import BackgroundTasks, tasks_of
 from carboy.dependencies import Depends
 from carboy.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
 from carboy.params import Param
@@ -489,9 +489,7 @@ async def solve(
     for name in plan.connection_args:
         kwargs[name] = connection
     if plan.background_args:
-        tasks = scope.get("carboy.background")
-        if tasks is None:
-            tasks = scope["carboy.background"] = BackgroundTasks()
+        tasks = tasks_of(scope)
         for name in plan.background_args:
             kwargs[name] = tasks
     if plan.path_args:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from carboy._callables import run_callable
 
-__all__ = ["BackgroundTasks"]
+__all__ = ["BackgroundTasks", "tasks_of"]
 
 
 class BackgroundTasks:
@@ -44,3 +44,16 @@ class BackgroundTasks:
         if error is not None:
             raise error
 
+
+
+def tasks_of(scope: MutableMapping[str, Any]) -> BackgroundTasks:
+    """Return the background tasks of the request ``scope`` belongs to, made on first use.
+
+    They run after the response is sent, as a handler's ``BackgroundTasks``
+    parameter's do; a dependency that needs them only sometimes calls this
+    then, instead of declaring the parameter on every request.
+    """
+    tasks: BackgroundTasks | None = scope.get("carboy.background")
+    if tasks is None:
+        tasks = scope["carboy.background"] = BackgroundTasks()
+    return tasks

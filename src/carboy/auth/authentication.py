@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from carboy.auth.hashers import check_password, make_password, spend_check_time
 from carboy.auth.models import AbstractUser, AnonymousUser, APIToken
-from carboy.background import BackgroundTasks
+from carboy.background import tasks_of
 from carboy.db.models import utcnow
 from carboy.exceptions import ImproperlyConfigured
 from carboy.requests import HTTPConnection
@@ -145,16 +145,14 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def load_user(
-    connection: HTTPConnection, session: AsyncSession, tasks: BackgroundTasks
-) -> Any:
+async def load_user(connection: HTTPConnection, session: AsyncSession) -> Any:
     """Find the user of ``connection`` from its token or its session; anonymous otherwise."""
     user: Any = None
     authorization = connection.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() in TOKEN_SCHEMES and token.strip():
-            user = await _user_of_token(connection, session, token.strip(), tasks)
+            user = await _user_of_token(connection, session, token.strip())
     elif "carboy.session" in connection.scope:
         user = await _user_of_session(connection, session)
     user = user or AnonymousUser()
@@ -163,7 +161,7 @@ async def load_user(
 
 
 async def _user_of_token(
-    connection: HTTPConnection, session: AsyncSession, token: str, tasks: BackgroundTasks
+    connection: HTTPConnection, session: AsyncSession, token: str
 ) -> AbstractUser | None:
     if len(token) > 200:
         return None
@@ -188,7 +186,7 @@ async def _user_of_token(
             # row) through the handler, whose own session (a sync handler's)
             # may need it, and wait for this one's commit after the handler.
             set_committed_value(api_token, "last_used_at", now)
-            tasks.add_task(_record_use, bind, api_token.id, now)
+            tasks_of(connection.scope).add_task(_record_use, bind, api_token.id, now)
         else:
             api_token.last_used_at = now
     return user
