@@ -337,7 +337,7 @@ class Carboy(Router):
             app = HTTPSRedirectMiddleware(app)
         # Settings are read when an error needs them: an app that never
         # touches them starts without loading pydantic-settings.
-        app = ServerErrorMiddleware(app, debug=lambda: self.debug)
+        app = ServerErrorMiddleware(app, debug=lambda: self.debug, security=dispatcher.security)
         self._dispatcher = dispatcher
         self._stack = app
         for router in dispatcher.routers:

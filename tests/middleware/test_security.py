@@ -127,6 +127,30 @@ def test_mounted_apps_get_the_headers_too(tmp_path: object) -> None:
     assert security_headers(page) == DEFAULT_HEADERS
 
 
+def test_the_500_page_carries_the_security_headers_too() -> None:
+    app = site(hsts_seconds=3600)
+
+    @app.get("/broken")
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    client = TestClient(app, raise_server_exceptions=False, base_url="https://testserver")
+    page = client.get("/broken", headers={"accept": "text/html"})
+    problem = client.get("/broken", headers={"accept": "application/json"})
+
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert security_headers(page) == {
+        **DEFAULT_HEADERS,
+        "strict-transport-security": "max-age=3600; includeSubDomains",
+    }
+    assert problem.status_code == 500
+    assert security_headers(problem) == {
+        "x-content-type-options": "nosniff",
+        "strict-transport-security": "max-age=3600; includeSubDomains",
+    }
+
+
 def test_a_forged_host_is_refused_by_default() -> None:
     client = TestClient(site())
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from carboy.datastructures import Headers
 from carboy.problems import error_response
 from carboy.responses import Response
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from carboy.middleware.security import SecurityHeaders
 
 __all__ = ["ServerErrorMiddleware"]
 
@@ -38,11 +42,21 @@ class ServerErrorMiddleware:
         debug: Show the traceback to the client (development only); a
             callable is asked when an error happens, so that settings are
             read only if one does.
+        security: The app's security headers, added to the 500 response as
+            to every other (the app's own responses get them from its
+            dispatcher, which the error has bypassed).
     """
 
-    def __init__(self, app: ASGIApp, *, debug: bool | Callable[[], bool] = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        debug: bool | Callable[[], bool] = False,
+        security: SecurityHeaders | None = None,
+    ) -> None:
         self.app = app
         self._debug = debug
+        self.security = security
 
     @property
     def debug(self) -> bool:
@@ -88,6 +102,8 @@ class ServerErrorMiddleware:
                         f"logged. Reference: {request_id}",
                     )
                 response.headers["x-request-id"] = request_id
+                if self.security is not None:
+                    self.security.apply(response, scope)
                 await response(scope, receive, send)
             # Re-raised so that the server sees the failure too; the client
             # never sees more than the response above.
