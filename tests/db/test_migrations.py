@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -237,7 +238,7 @@ def test_migrations_create_change_and_revert_the_tables(url: str) -> None:
     assert applied.output == f"Applied {first} (create posts).\n"
     assert changed.output == f"Created {migration('add_views')}.\n"
     assert "add_column(" in migration("add_views").read_text()
-    assert "sa.Column('views', sa.Integer(), nullable=True)" in migration("add_views").read_text()
+    assert 'sa.Column("views", sa.Integer(), nullable=True)' in migration("add_views").read_text()
     assert upgraded.output == f"Applied {second} (add views).\n"
     assert at_head.output == f"{second} (head)\n"
     assert listed.output == (
@@ -395,6 +396,24 @@ def test_a_migration_the_database_refuses_is_an_error_without_a_traceback(
     assert ok("current").output == f"{revision('initial')}\n"
 
 
+def test_written_migrations_pass_ruff_check_and_format(sqlite_url: str) -> None:
+    start(sqlite_url, POST.format(column="body"), NOTE.format(table="mig_note", column="title"))
+    ok("makemigrations", "-m", "fill by hand", "--empty")
+    written, to_fill = str(migration("initial")), str(migration("fill_by_hand"))
+
+    def ruff(*options: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *options, "--isolated"], capture_output=True, text=True
+        )
+        return done.returncode, done.stdout
+
+    assert ruff("check", "--select", "E,W,F,I", written) == (0, "All checks passed!\n")
+    # The migration to fill by hand keeps its imports of sa and op, for the hand.
+    rules = ["--select", "E,W,F,I", "--ignore", "F401"]
+    assert ruff("check", *rules, to_fill) == (0, "All checks passed!\n")
+    assert ruff("format", "--check", written, to_fill) == (0, "2 files already formatted\n")
+
+
 def test_makemigrations_without_changes_writes_nothing(sqlite_url: str) -> None:
     start(sqlite_url, POST.format(column="body"))
 
@@ -411,7 +430,7 @@ def test_makemigrations_empty_writes_a_migration_to_fill_by_hand(sqlite_url: str
 
     source = migration("fix_data").read_text()
     assert result.output == f"Created {migration('fix_data')}.\n"
-    assert f"down_revision = '{revision('initial')}'" in source
+    assert f'down_revision = "{revision("initial")}"' in source
     assert "def upgrade() -> None:\n    pass\n" in source
     assert "def downgrade() -> None:\n    pass\n" in source
 
@@ -534,8 +553,8 @@ def test_a_column_renamed_with_the_rename_option_keeps_its_rows(url: str) -> Non
 
     source = migration("rename_body").read_text()
     assert made.output == f"Created {migration('rename_body')}.\n"
-    assert "new_column_name='content'" in source
-    assert "new_column_name='body'" in source
+    assert 'new_column_name="content"' in source
+    assert 'new_column_name="body"' in source
     assert "drop_column" not in source
     assert "add_column" not in source
     assert renamed == [(1, "First", "Hello"), (2, "Second", None)]
@@ -571,11 +590,11 @@ def test_a_rename_denied_when_asked_drops_the_column_and_adds_the_other(url: str
         f"Created {migration('replace_body')}.\n"
     )
     if url.startswith("sqlite"):
-        assert "batch_op.drop_column('body')" in source
-        assert "batch_op.add_column(sa.Column('content', sa.Text(), nullable=True))" in source
+        assert 'batch_op.drop_column("body")' in source
+        assert 'batch_op.add_column(sa.Column("content", sa.Text(), nullable=True))' in source
     else:
-        assert "op.drop_column('mig_post', 'body')" in source
-        assert "op.add_column('mig_post', sa.Column('content', sa.Text(), nullable=True))" in source
+        assert 'op.drop_column("mig_post", "body")' in source
+        assert 'op.add_column("mig_post", sa.Column("content", sa.Text(), nullable=True))' in source
     assert query(url, "SELECT id, title, content FROM mig_post") == [(1, "First", None)]
 
 
@@ -594,7 +613,7 @@ def test_a_possible_rename_without_anyone_to_ask_is_kept_with_a_warning(
         f"mig_post.body will be lost. If it was renamed, delete {path} and run this command "
         "again with --rename mig_post.body:content.\n"
     )
-    assert "batch_op.drop_column('body')" in path.read_text()
+    assert 'batch_op.drop_column("body")' in path.read_text()
 
 
 def test_a_rename_option_without_the_table_finds_the_one_table(sqlite_url: str) -> None:
@@ -603,7 +622,7 @@ def test_a_rename_option_without_the_table_finds_the_one_table(sqlite_url: str) 
 
     ok("makemigrations", "-m", "rename body", "--rename", "body:content")
 
-    assert "new_column_name='content'" in migration("rename_body").read_text()
+    assert 'new_column_name="content"' in migration("rename_body").read_text()
 
 
 def test_a_rename_option_that_matches_no_change_is_refused(sqlite_url: str) -> None:
@@ -690,8 +709,8 @@ def test_a_table_renamed_with_the_rename_table_option_keeps_its_rows(url: str) -
 
     source = migration("rename_note").read_text()
     assert made.output == f"Created {migration('rename_note')}.\n"
-    assert "op.rename_table('mig_note', 'mig_memo')" in source
-    assert "op.rename_table('mig_memo', 'mig_note')" in source
+    assert 'op.rename_table("mig_note", "mig_memo")' in source
+    assert 'op.rename_table("mig_memo", "mig_note")' in source
     assert "drop_table" not in source
     assert "create_table" not in source
     assert list(renamed) == ["alembic_version", "mig_memo", "mig_tag"]
@@ -734,7 +753,7 @@ def test_a_possible_table_rename_without_anyone_to_ask_is_kept_with_a_warning(
         f"will be lost. If it was renamed, delete {path} and run this command again with "
         "--rename-table mig_note:mig_memo.\n"
     )
-    assert "op.drop_table('mig_note')" in path.read_text()
+    assert 'op.drop_table("mig_note")' in path.read_text()
 
 
 def test_a_rename_table_option_that_matches_no_change_is_refused(sqlite_url: str) -> None:
