@@ -428,8 +428,8 @@ def _check_more(url_of: Callable[[str], str], endpoint: Endpoint) -> str | None:
     return None
 
 
-def measure_import(framework: Framework, runs: int) -> tuple[list[float], list[float], str | None]:
-    """Time importing, building and starting ``framework``'s hello app in fresh interpreters.
+def measure_import(framework: Framework) -> tuple[float, float] | str:
+    """Time importing, building and starting ``framework``'s hello app in a fresh interpreter.
 
     The hello app (``apps/hello/``) is one route answering a dict, the app a
     user writes first. Every app builds itself at import (Django's calls
@@ -437,11 +437,9 @@ def measure_import(framework: Framework, runs: int) -> tuple[list[float], list[f
     startup is timed too, as some frameworks put work off until then.
 
     Returns:
-        The import-and-build times and the import-build-and-start times, in
-        milliseconds, and why a run failed if one did.
+        The import-and-build time and the import-build-and-start time, in
+        milliseconds, or why the run failed.
     """
-    times: list[float] = []
-    started: list[float] = []
     command = [
         str(venv_python()),
         "-c",
@@ -451,21 +449,18 @@ def measure_import(framework: Framework, runs: int) -> tuple[list[float], list[f
         framework.attribute,
         "asgi" if framework.server == "uvicorn" else "wsgi",
     ]
-    for _ in range(runs):
-        try:
-            completed = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=IMPORT_TIMEOUT,
-                check=False,
-                cwd=APPS_DIR,
-            )
-        except subprocess.TimeoutExpired:
-            return [], [], f"import did not finish within {IMPORT_TIMEOUT:.0f} s"
-        if completed.returncode != 0:
-            return [], [], f"import failed:\n{last_lines(completed.stderr, 6)}"
-        build_ms, start_ms = completed.stdout.strip().splitlines()[-1].split()
-        times.append(float(build_ms))
-        started.append(float(start_ms))
-    return times, started, None
+    try:
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=IMPORT_TIMEOUT,
+            check=False,
+            cwd=APPS_DIR,
+        )
+    except subprocess.TimeoutExpired:
+        return f"import did not finish within {IMPORT_TIMEOUT:.0f} s"
+    if completed.returncode != 0:
+        return f"import failed:\n{last_lines(completed.stderr, 6)}"
+    build_ms, start_ms = completed.stdout.strip().splitlines()[-1].split()
+    return float(build_ms), float(start_ms)

@@ -172,15 +172,27 @@ def prepare_database(url: str) -> tuple[str | None, str | None]:
 
 
 def measure_imports(frameworks: Sequence[Framework], results: Results) -> None:
-    """Time each framework's import-and-build, before any server takes CPU."""
+    """Time each framework's import-and-build, before any server takes CPU.
+
+    The runs take turns, one interpreter of each framework after another,
+    so that a moment of load elsewhere on the machine falls on all of them
+    alike rather than on whichever framework was being timed.
+    """
     print(f"Import and build time (median of {IMPORT_RUNS} fresh interpreters):", flush=True)
-    for framework in frameworks:
+    timed = [framework for framework in frameworks if results[framework.key].import_error is None]
+    for _ in range(IMPORT_RUNS):
+        for framework in timed:
+            result = results[framework.key]
+            if result.import_error is not None:
+                continue
+            measured = measure_import(framework)
+            if isinstance(measured, str):
+                result.import_error = measured
+                continue
+            result.import_ms_runs.append(measured[0])
+            result.startup_ms_runs.append(measured[1])
+    for framework in timed:
         result = results[framework.key]
-        if result.import_error is not None:
-            continue
-        result.import_ms_runs, result.startup_ms_runs, result.import_error = measure_import(
-            framework, IMPORT_RUNS
-        )
         if result.import_error is not None:
             print(f"  {framework.label}: FAILED: {result.import_error}", flush=True)
         else:
