@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import subprocess
 import urllib.error
@@ -449,6 +450,11 @@ def measure_import(framework: Framework) -> tuple[float, float] | str:
         framework.attribute,
         "asgi" if framework.server == "uvicorn" else "wsgi",
     ]
+    # Bytecode is written (and read back): pip compiled the peers' modules at
+    # install, and an editable carboy must not pay for compiling its own.
+    environment = {
+        name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"
+    }
     try:
         completed = subprocess.run(
             command,
@@ -457,6 +463,7 @@ def measure_import(framework: Framework) -> tuple[float, float] | str:
             timeout=IMPORT_TIMEOUT,
             check=False,
             cwd=APPS_DIR,
+            env=environment,
         )
     except subprocess.TimeoutExpired:
         return f"import did not finish within {IMPORT_TIMEOUT:.0f} s"
