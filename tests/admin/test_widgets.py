@@ -147,7 +147,10 @@ def test_a_rows_name_is_sent_as_json_text_never_as_html(site: Site) -> None:
 
     response = site.client.get(SEARCH, params={"field": "reviewer", "q": "grace"})
 
-    assert response.json() == {"results": [{"id": "2", "text": "<i>Grace</i> Hopper"}], "more": False}
+    assert response.json() == {
+        "results": [{"id": "2", "text": "<i>Grace</i> Hopper"}],
+        "more": False,
+    }
     assert response.headers["content-type"] == "application/json"
 
 

@@ -250,9 +250,7 @@ class AdminFileInput(FileInput):
         now += Markup("</span>")
         if stored.can_clear:
             box_id = f"{field.id}{CLEAR_SUFFIX}"
-            now += Markup(
-                ' <input{}><label for="{}" class="file-clear">Clear</label>'
-            ).format(
+            now += Markup(' <input{}><label for="{}" class="file-clear">Clear</label>').format(
                 html_attrs(
                     {
                         "type": "checkbox",

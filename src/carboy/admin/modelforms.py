@@ -601,7 +601,9 @@ class ModelForm:
         """Return the related fields of ``autocomplete_fields``, by field name."""
         return {self.name_of(name) for name in self.model_admin.autocomplete_fields}
 
-    async def read_files(self, form: RelatedForm, names: Sequence[str], form_data: FormData) -> None:
+    async def read_files(
+        self, form: RelatedForm, names: Sequence[str], form_data: FormData
+    ) -> None:
         """Put on ``form`` the bytes uploaded for its file fields, and which are cleared."""
         for name in names:
             field = self.fields[name]

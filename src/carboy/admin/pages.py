@@ -390,12 +390,14 @@ class _Pages:
         )
         key = spec.primary_key
         results = await session.run_sync(
-            lambda _: [
-                {"id": str(getattr(row, key.key)), "text": related.object_repr(row)}
-                for row in rows
-            ]
-            if key is not None
-            else []
+            lambda _: (
+                [
+                    {"id": str(getattr(row, key.key)), "text": related.object_repr(row)}
+                    for row in rows
+                ]
+                if key is not None
+                else []
+            )
         )
         return JSONResponse(
             {"results": results, "more": more}, headers={"cache-control": "private, no-store"}
