@@ -60,7 +60,7 @@
     var listbox = make("ul", { id: listId, role: "listbox", "class": "autocomplete-list" });
     listbox.hidden = true;
     var picked = make("ul", { "class": "autocomplete-chosen", "aria-live": "polite" });
-    var status = make("span", { "class": "visually-hidden", role: "status" });
+    var status = make("span", { "class": "visually-hidden", "aria-live": "polite" });
 
     input.type = "hidden";
     input.removeAttribute("inputmode");
