@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import LargeBinary, String, insert, select
+from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from carboy.admin import ModelAdmin
 from carboy.admin.history import history_of
+from carboy.db import Model
 from carboy.requests import Limits
 from tests.auth._pages_app import csrf_of
 
@@ -31,9 +32,19 @@ class TagAdmin(ModelAdmin):
     search_fields = ("name",)
 
 
+class AdmAttachment(Model):
+    """A file that every row must have: a NOT NULL binary column without a default."""
+
+    __tablename__ = "adm_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 @pytest.fixture
 def extra_tables() -> tuple[str, ...]:
-    return FORM_TABLES
+    return (*FORM_TABLES, "adm_attachment")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -540,3 +551,48 @@ def test_the_download_needs_the_view_permission(
             '<div class="value">A file of 4 bytes (<a href="/admin/adm_article/1/file/cover/">'
             "download</a>)</div>"
         ) in page.text
+
+
+def test_text_sent_for_a_file_is_an_error_beside_it_and_changes_nothing(site: Site) -> None:
+    an_article(site, cover=b"old")
+    site.sign_in(ROOT)
+
+    response = post(site, "/admin/adm_article/1/", {"title": "T", "writer": "1", "cover": "x"})
+
+    assert response.status_code == 422
+    assert (
+        '<p class="field-error" id="id_cover-error">No file was submitted. Check the encoding '
+        "type on the form.</p>"
+    ) in field_html(response.text, "cover")
+    article = stored_article(site)
+    assert article is not None
+    assert (article.title, article.cover) == ("First", b"old")
+
+
+def test_a_required_file_is_an_error_when_left_out_of_a_new_row_only(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = make_site({AdmAttachment: None})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    site.sign_in(ROOT)
+
+    missing = post(site, "/admin/adm_attachment/add/", {"name": "a"})
+    added = post(
+        site,
+        "/admin/adm_attachment/add/",
+        {"name": "a"},
+        files={"content": ("a.txt", b"first", "text/plain")},
+    )
+    page = site.client.get("/admin/adm_attachment/1/", headers=HTML).text
+    renamed = post(site, "/admin/adm_attachment/1/", {"name": "b"})
+
+    assert missing.status_code == 422
+    assert (
+        '<p class="field-error" id="id_content-error">Choose a file: this field needs one.</p>'
+    ) in field_html(missing.text, "content")
+    assert added.status_code == 303
+    assert 'name="content-clear"' not in page
+    assert renamed.status_code == 303
+    with site.db.session() as session:
+        rows = [(row.name, row.content) for row in session.scalars(select(AdmAttachment))]
+    assert rows == [("b", b"first")]

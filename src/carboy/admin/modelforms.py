@@ -79,6 +79,7 @@ from carboy.forms import DateTimeInput, Form, Select, Textarea, TimeInput
 
 __all__ = [
     "MAX_SELECT_ROWS",
+    "NO_FILE",
     "NO_SUCH_ROW",
     "NO_SUCH_ROWS",
     "AdminForm",
@@ -92,6 +93,7 @@ MAX_SELECT_ROWS = 1000
 
 NO_SUCH_ROW = "Select a valid choice: no {model} has the id {ident}."
 NO_SUCH_ROWS = "Select valid choices: no {model} has the id {idents}."
+NO_FILE = "Choose a file: this field needs one."
 
 _INTEGER_BOUNDS = {SmallInteger: 2**15, BigInteger: 2**63, Integer: 2**31}
 
@@ -618,10 +620,13 @@ class ModelForm:
                 await upload.seek(0)
                 form.uploads[field.internal_name] = await upload.read()
 
-    def clean(self, session: Session, form: RelatedForm, names: Sequence[str]) -> dict[str, Any]:
+    def clean(
+        self, session: Session, form: RelatedForm, names: Sequence[str], *, is_new: bool = False
+    ) -> dict[str, Any]:
         """Return the valid form's values by field name, related ids read as rows; sync only.
 
-        An id naming no row is an error on its field.
+        An id naming no row is an error on its field, and so is a file left
+        out of a new row whose column needs one.
         """
         data = form.data
         cleaned: dict[str, Any] = {}
@@ -633,6 +638,8 @@ class ModelForm:
                     cleaned[name] = None
                 elif field.internal_name in form.uploads:
                     cleaned[name] = form.uploads[field.internal_name]
+                elif is_new and _needs_value(field.column):
+                    form.add_error(field.internal_name, NO_FILE)
                 continue
             model, key = field.related_model, field.related_key
             noun = _noun(model)
@@ -735,6 +742,16 @@ def _scalar_default(column: Column[Any] | None) -> tuple[bool, Any]:
     if default is None or not default.is_scalar:
         return False, None
     return True, getattr(default, "arg", None)
+
+
+def _needs_value(column: Column[Any] | None) -> bool:
+    """Return whether a new row must be given a value for ``column``: NOT NULL, no default."""
+    return (
+        column is not None
+        and not column.nullable
+        and column.default is None
+        and column.server_default is None
+    )
 
 
 def _choice_text(value: Any) -> str:

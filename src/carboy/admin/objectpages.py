@@ -270,13 +270,17 @@ class ObjectPages:
 
         ``None`` after an error of the form or of an inline row, when nothing is saved.
         """
-        values = await session.run_sync(model_form.clean, form, names) if form.is_valid else {}
+        is_new = changed is None
+        values = (
+            await session.run_sync(model_form.clean, form, names, is_new=is_new)
+            if form.is_valid
+            else {}
+        )
         cleaned = await session.run_sync(clean_rows, formsets)
         if not form.is_valid or form.errors or any(fs.has_errors for fs in formsets):
             return None
         if changed is not None:
             values = {name: value for name, value in values.items() if name in changed}
-        is_new = changed is None
         try:
             async with atomic(session):
                 await session.run_sync(model_form.save, obj, values, request.user, is_new=is_new)
