@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import LargeBinary, String, insert, select
+from sqlalchemy import LargeBinary, String, event, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from carboy.admin import ModelAdmin
@@ -596,3 +596,29 @@ def test_a_required_file_is_an_error_when_left_out_of_a_new_row_only(
     with site.db.session() as session:
         rows = [(row.name, row.content) for row in session.scalars(select(AdmAttachment))]
     assert rows == [("b", b"first")]
+
+
+def test_a_big_related_table_costs_one_count_per_field_and_is_never_read_whole(
+    make_site: MakeSite,
+) -> None:
+    site = make_site({AdmArticle: ModelAdmin, AdmWriter: WriterAdmin})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    with site.db.session() as session:
+        session.execute(insert(AdmWriter), [{"id": n, "name": f"W{n}"} for n in range(1, 1002)])
+        session.commit()
+    site.sign_in(ROOT)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = site.db.async_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = site.client.get("/admin/adm_article/add/", headers=HTML)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    writers = [statement for statement in statements if "FROM adm_writer" in statement]
+    assert writers == ["SELECT count(*) AS count_1 FROM adm_writer"] * 2
