@@ -183,7 +183,54 @@ def test_e011_autocomplete_on_what_is_no_relationship() -> None:
 
     assert messages_of(PostAdmin) == [
         "admin.E011: PostAdmin.autocomplete_fields (for AdmPost) names 'title', which is not "
-        "a relationship of AdmPost. HINT: Name relationships, such as 'author' or 'tags'."
+        "a many-to-one or many-to-many relationship of AdmPost. HINT: Name relationships to "
+        "one row or to several through a secondary table, such as 'author' or 'tags'."
+    ]
+
+
+def test_e011_autocomplete_on_a_one_to_many_relationship() -> None:
+    class ArticleAdmin(ModelAdmin):
+        autocomplete_fields = ("notes", "writer")
+
+    assert messages_of(ArticleAdmin, AdmArticle) == [
+        "admin.E011: ArticleAdmin.autocomplete_fields (for AdmArticle) names 'notes', which "
+        "is not a many-to-one or many-to-many relationship of AdmArticle. HINT: Name "
+        "relationships to one row or to several through a secondary table, such as 'author' "
+        "or 'tags'."
+    ]
+
+
+def test_e014_autocomplete_on_a_model_not_registered() -> None:
+    class PostAdmin(ModelAdmin):
+        autocomplete_fields = ("author", "tags")
+
+    class TagAdmin(ModelAdmin):
+        search_fields = ("name",)
+
+    registry = {"adm_post": PostAdmin(AdmPost), "adm_tag": TagAdmin(AdmTag)}
+
+    messages = check_model_admin(registry["adm_post"], registry)
+
+    assert [str(message) for message in messages] == [
+        "admin.E014: PostAdmin.autocomplete_fields (for AdmPost) names 'author', whose model "
+        "AdmAuthor is not registered with the admin, so its rows cannot be searched. HINT: "
+        "Register AdmAuthor with the admin, with search_fields, or remove 'author' from "
+        "autocomplete_fields."
+    ]
+
+
+def test_e015_autocomplete_on_a_model_without_search_fields() -> None:
+    class PostAdmin(ModelAdmin):
+        autocomplete_fields = ("tags",)
+
+    registry = {"adm_post": PostAdmin(AdmPost), "adm_tag": ModelAdmin(AdmTag)}
+
+    messages = check_model_admin(registry["adm_post"], registry)
+
+    assert [str(message) for message in messages] == [
+        "admin.E015: PostAdmin.autocomplete_fields (for AdmPost) names 'tags', but ModelAdmin "
+        "(for AdmTag) has no search_fields to search its rows by. HINT: Set "
+        "ModelAdmin.search_fields to the text columns to search, such as ('name',)."
     ]
 
 

@@ -1,24 +1,43 @@
-"""The admin's own widgets: related rows as a select, or as ids typed in a text input.
+"""The admin's own widgets: related rows as a select or a search box, and files.
 
 The rows a related field offers are known only per request (they are read
 from the database), so they travel on the bound form, a ``RelatedForm``,
-and the widget reads them from there when it draws the field.
+and the widget reads them from there when it draws the field; so do the
+stored file a file field replaces and the files the request uploaded.
+
+A search box is a text input taking ids, which works without JavaScript
+(the current rows are named beside it, and a link opens the related list
+page to look ids up). ``carboy/admin/autocomplete.js`` turns each one
+marked ``data-autocomplete`` into a combobox that asks the admin's
+autocomplete endpoint for rows as the user types.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from carboy.forms import BoundForm, Widget, html_attrs
+from carboy.forms import BoundForm, FileInput, Widget, html_attrs
 
 if TYPE_CHECKING:
     from carboy.formparsers import FormData
     from carboy.forms import AttrValue, BoundField, FieldSpec
 
-__all__ = ["RelatedForm", "RelatedOptions", "RelatedWidget", "split_ids"]
+__all__ = [
+    "CLEAR_SUFFIX",
+    "AdminFileInput",
+    "RelatedForm",
+    "RelatedOptions",
+    "RelatedWidget",
+    "StoredFile",
+    "split_ids",
+]
+
+CLEAR_SUFFIX = "-clear"
+"""Added to a file field's name, it names the checkbox that empties a nullable column."""
 
 BLANK_LABEL = "---------"
 
@@ -34,11 +53,34 @@ class RelatedOptions:
             table or an ``autocomplete_fields`` entry.
         labels: The labels of the rows the field holds now, by id, shown
             beside the text input.
+        search_url: The autocomplete endpoint that the script of a search
+            box asks; ``None`` leaves the box a plain text input.
+        list_url: The related model's list page, linked beside a search box
+            to look ids up; ``None`` when that model is not in the admin.
+        noun: The related model's name, plural, for the link's text.
     """
 
     choices: list[tuple[str, str]] = field(default_factory=list)
     is_search: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    search_url: str | None = None
+    list_url: str | None = None
+    noun: str = "rows"
+
+
+@dataclass
+class StoredFile:
+    """What a file field holds now, drawn beside its input on the edit page.
+
+    Attributes:
+        size: The stored file's size in bytes; ``None`` when the column is empty.
+        url: Where the stored file is downloaded.
+        can_clear: Whether the column may be emptied (it is nullable).
+    """
+
+    size: int | None = None
+    url: str | None = None
+    can_clear: bool = False
 
 
 class RelatedForm(BoundForm[Any]):
@@ -46,9 +88,16 @@ class RelatedForm(BoundForm[Any]):
 
     Attributes:
         related: The options of each related field, by the form's field name.
+        files: What each file field holds now, by the form's field name.
+        uploads: The bytes uploaded for each file field, by the form's
+            field name; a field left empty is not in it.
+        cleared: The file fields whose "Clear" box is ticked.
     """
 
     related: dict[str, RelatedOptions]
+    files: dict[str, StoredFile]
+    uploads: dict[str, bytes]
+    cleared: set[str]
 
     @classmethod
     def wrap(cls, bound: BoundForm[Any]) -> RelatedForm:
@@ -58,6 +107,9 @@ class RelatedForm(BoundForm[Any]):
             bound.form_class, bound.request, values=bound.values, errors=bound.errors, data=data
         )
         wrapped.related = {}
+        wrapped.files = {}
+        wrapped.uploads = {}
+        wrapped.cleared = set()
         return wrapped
 
 
@@ -136,6 +188,7 @@ class RelatedWidget(Widget):
                 {
                     "type": "text",
                     **attrs,
+                    **self.search_attrs(field, options),
                     "aria-describedby": described,
                     "value": ", ".join(chosen) or None,
                     "inputmode": None if field.spec.is_multiple else "numeric",
@@ -143,6 +196,69 @@ class RelatedWidget(Widget):
             )
         )
         current = ", ".join(names) if names else "none"
-        return element + Markup(
+        drawn = element + Markup(
             ' <span class="related-current" id="{}">{} (now: {})</span>'
         ).format(label_id, hint.capitalize(), current)
+        if options.list_url is not None:
+            drawn += Markup(' <a class="related-lookup" href="{}" target="_blank">{}</a>').format(
+                options.list_url, f"Look up {options.noun}"
+            )
+        return drawn
+
+    @staticmethod
+    def search_attrs(field: BoundField, options: RelatedOptions) -> dict[str, AttrValue]:
+        """Return the attributes that the autocomplete script reads off a search box."""
+        if options.search_url is None:
+            return {}
+        return {
+            "data-autocomplete": options.search_url,
+            "data-labels": json.dumps(options.labels, ensure_ascii=False),
+            "data-multiple": field.spec.is_multiple,
+        }
+
+
+class AdminFileInput(FileInput):
+    """A file input for a binary column, with the stored file's size, link and "Clear" box.
+
+    Left empty, the input keeps the stored file; ticking "Clear" (offered
+    for a nullable column) empties the column.
+    """
+
+    def field_attrs(self, spec: FieldSpec) -> dict[str, AttrValue]:
+        """Return no ``required``: an empty input keeps the stored file."""
+        return {}
+
+    def render(
+        self, field: BoundField, value: str | list[str] | None, attrs: dict[str, AttrValue]
+    ) -> Markup:
+        """Return the file input, what the column holds now, and the "Clear" box."""
+        form = field.form
+        stored = (
+            form.files.get(field.name, StoredFile())
+            if isinstance(form, RelatedForm)
+            else StoredFile()
+        )
+        element = super().render(field, value, attrs)
+        if stored.size is None:
+            return element
+        current_id = f"{field.id}-current"
+        now = Markup('<span class="file-current" id="{}">Now: {} bytes').format(
+            current_id, stored.size
+        )
+        if stored.url is not None:
+            now += Markup(' (<a href="{}">download</a>)').format(stored.url)
+        now += Markup("</span>")
+        if stored.can_clear:
+            box_id = f"{field.id}{CLEAR_SUFFIX}"
+            now += Markup(' <input{}><label for="{}" class="file-clear">Clear</label>').format(
+                html_attrs(
+                    {
+                        "type": "checkbox",
+                        "name": f"{field.spec.html_name}{CLEAR_SUFFIX}",
+                        "id": box_id,
+                        "checked": field.name in getattr(form, "cleared", set()),
+                    }
+                ),
+                box_id,
+            )
+        return now + Markup(" ") + element

@@ -13,18 +13,22 @@ admin.E007  ``list_per_page`` is not a whole number from 1
 admin.E008  ``list_select_related`` names no relationship
 admin.E009  ``actions`` names no ``@action`` method
 admin.E010  ``fields``, ``fieldsets``, ``readonly_fields`` or ``exclude`` names no field
-admin.E011  ``autocomplete_fields`` names no many-to-one relationship
+admin.E011  ``autocomplete_fields`` names no many-to-one or many-to-many relationship
 admin.E012  the model has no single-column primary key for its pages' addresses
 admin.E013  ``inlines`` names no ``Inline`` whose model has one foreign key to the model
+admin.E014  an ``autocomplete_fields`` entry points at a model not registered
+admin.E015  an ``autocomplete_fields`` entry points at a model whose options
+            have no ``search_fields``
 =========== ==========================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String
+from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE
 
 from carboy.admin._paths import column_of, primary_key_of, resolve
 from carboy.admin.filters import make_filter
@@ -45,7 +49,7 @@ def register_checks(app: Carboy, admin: Admin) -> None:
     def check_model_admins(_app: Carboy) -> list[CheckMessage]:
         messages: list[CheckMessage] = []
         for model_admin in admin.registry.values():
-            messages += check_model_admin(model_admin)
+            messages += check_model_admin(model_admin, admin.registry)
         return messages
 
     app.register_check(check_model_admins)
@@ -55,8 +59,16 @@ def _error(check_id: str, message: str, hint: str) -> CheckMessage:
     return CheckMessage(check_id, "error", message, hint)
 
 
-def check_model_admin(model_admin: ModelAdmin) -> list[CheckMessage]:
-    """Return what is wrong with the options of one registered model."""
+def check_model_admin(
+    model_admin: ModelAdmin, registry: Mapping[str, ModelAdmin] | None = None
+) -> list[CheckMessage]:
+    """Return what is wrong with the options of one registered model.
+
+    Args:
+        model_admin: The options to check.
+        registry: Every registered model's options, by table; given, the
+            models that ``autocomplete_fields`` search are checked too.
+    """
     options = type(model_admin).__name__
     model = model_admin.model
     where = f"{options}.{{}} (for {model.__name__})"
@@ -219,17 +231,7 @@ def check_model_admin(model_admin: ModelAdmin) -> list[CheckMessage]:
                     )
                 )
 
-    for name in _entries(model_admin.autocomplete_fields):
-        path = resolve(model, name, relationship_end=True, to_many=True)
-        if path is None or path.column is not None or len(path.relationships) != 1:
-            messages.append(
-                _error(
-                    "admin.E011",
-                    f"{where.format('autocomplete_fields')} names {name!r}, which is not a "
-                    f"relationship of {model.__name__}.",
-                    "Name relationships, such as 'author' or 'tags'.",
-                )
-            )
+    messages += _check_autocomplete(model_admin, registry, where)
     for inline in _entries(model_admin.inlines):
         if inline_key(inline, model) is None:
             messages.append(
@@ -240,6 +242,58 @@ def check_model_admin(model_admin: ModelAdmin) -> list[CheckMessage]:
                     f"{model.__name__}.",
                     "Subclass Inline, set its model to one with a foreign key to this "
                     "model's table, and its fk_name when there are several.",
+                )
+            )
+    return messages
+
+
+def _check_autocomplete(
+    model_admin: ModelAdmin, registry: Mapping[str, ModelAdmin] | None, where: str
+) -> list[CheckMessage]:
+    model = model_admin.model
+    messages: list[CheckMessage] = []
+    for name in _entries(model_admin.autocomplete_fields):
+        path = resolve(model, name, relationship_end=True, to_many=True)
+        relationship = (
+            path.relationships[0]
+            if path is not None and path.column is None and len(path.relationships) == 1
+            else None
+        )
+        if relationship is None or relationship.direction not in (MANYTOONE, MANYTOMANY):
+            messages.append(
+                _error(
+                    "admin.E011",
+                    f"{where.format('autocomplete_fields')} names {name!r}, which is not a "
+                    f"many-to-one or many-to-many relationship of {model.__name__}.",
+                    "Name relationships to one row or to several through a secondary "
+                    "table, such as 'author' or 'tags'.",
+                )
+            )
+            continue
+        if registry is None:
+            continue
+        target = relationship.mapper.class_
+        related = registry.get(target.__table__.name)
+        if related is None:
+            messages.append(
+                _error(
+                    "admin.E014",
+                    f"{where.format('autocomplete_fields')} names {name!r}, whose model "
+                    f"{target.__name__} is not registered with the admin, so its rows "
+                    "cannot be searched.",
+                    f"Register {target.__name__} with the admin, with search_fields, or "
+                    f"remove {name!r} from autocomplete_fields.",
+                )
+            )
+        elif not _entries(related.search_fields):
+            messages.append(
+                _error(
+                    "admin.E015",
+                    f"{where.format('autocomplete_fields')} names {name!r}, but "
+                    f"{type(related).__name__} (for {target.__name__}) has no search_fields "
+                    "to search its rows by.",
+                    f"Set {type(related).__name__}.search_fields to the text columns to "
+                    "search, such as ('name',).",
                 )
             )
     return messages

@@ -172,8 +172,11 @@ def plan_formset(
     model_form = ModelForm(ModelAdmin(model))
     key_name = model_form.name_of(column.key)
     wanted = [model_form.name_of(name) for name in inline.fields or default_fields(model, column)]
+    # Files are uploaded on the row's own page: an inline table cell holds text.
     names = [
-        name for name in model_form.editable(wanted, "change") if name not in (key_name, column.key)
+        name
+        for name in model_form.editable(wanted, "change")
+        if name not in (key_name, column.key) and model_form.fields[name].kind != "file"
     ]
     title = inline.title or ModelAdmin(model).verbose_name_plural.capitalize()
     return InlineFormSet(

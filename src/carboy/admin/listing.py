@@ -234,15 +234,7 @@ class ListSpec:
         params = self._params(query)
         joins = _Joins(self.model)
         search = params.get("q", "").strip()
-        if len(search) > MAX_SEARCH_LENGTH:
-            raise BadListRequest(
-                f"The search is {len(search)} characters long; the most is {MAX_SEARCH_LENGTH}. "
-                "Search for fewer words."
-            )
-        conditions: list[ColumnElement[bool]] = []
-        if search and self.search_paths:
-            for word in search.split()[:MAX_SEARCH_WORDS]:
-                conditions.append(or_(*(_matches(joins, path, word) for path in self.search_paths)))
+        conditions = self._search_conditions(joins, search)
         by_filter: list[ColumnElement[bool] | None] = [
             item.condition(params) for item in self.filters
         ]
@@ -277,6 +269,50 @@ class ListSpec:
             ]
             result.filters.append((item, await item.choices(session, source, others, params)))
         return result
+
+    def _search_conditions(self, joins: _Joins, search: str) -> list[ColumnElement[bool]]:
+        """Return the conditions of a search: each word in any of ``search_fields``."""
+        if len(search) > MAX_SEARCH_LENGTH:
+            raise BadListRequest(
+                f"The search is {len(search)} characters long; the most is {MAX_SEARCH_LENGTH}. "
+                "Search for fewer words."
+            )
+        conditions: list[ColumnElement[bool]] = []
+        if search and self.search_paths:
+            for word in search.split()[:MAX_SEARCH_WORDS]:
+                conditions.append(or_(*(_matches(joins, path, word) for path in self.search_paths)))
+        return conditions
+
+    async def search(
+        self, session: AsyncSession, search: str, page: int, per_page: int
+    ) -> tuple[list[Any], bool]:
+        """Return one page of the rows matching ``search``, as the list page searches.
+
+        The rows are in ``ordering``, then by primary key, so that every row
+        shows on one page only; the flag says whether more pages follow.
+        One query, which reads one row past the page.
+
+        Raises:
+            HTTPException: 400 for a search longer than ``MAX_SEARCH_LENGTH``.
+        """
+        joins = _Joins(self.model)
+        conditions = self._search_conditions(joins, search.strip())
+        order = []
+        for path, descending in self.ordering:
+            expression = joins.column(path)
+            order.append(expression.desc() if descending else expression.asc())
+        if self.primary_key is not None:
+            order.append(self.primary_key.asc())
+        statement = (
+            select(self.model)
+            .select_from(joins.source)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+        rows = list((await session.execute(statement)).unique().scalars())
+        return rows[:per_page], len(rows) > per_page
 
     def _params(self, query: Sequence[tuple[str, str]]) -> dict[str, str]:
         params: dict[str, str] = {}

@@ -17,17 +17,19 @@ Date, DateTime, Time           date, datetime-local, time
 Boolean                        checkbox
 Enum, ``info={"choices": ...}`` select
 JSON                           textarea, checked to hold JSON
-many-to-one                    select of the related rows, or a text input
+many-to-one                    select of the related rows, or a search box
                                taking the id for ``autocomplete_fields`` and
-                               tables of more than 200 rows
-many-to-many                   multiple select, or a text input of ids
+                               tables of more than 1,000 rows
+many-to-many                   multiple select, or a search box of ids
+LargeBinary (and other bytes)  file input; left empty, the file is kept
 ============================== ============================================
 
 Primary keys the database makes, automatic timestamps (a date column with a
-default made on insert, or any column with ``onupdate``), files (binary
-columns), columns holding secrets and types no input holds are shown, never
-edited. A nullable column left empty is stored as NULL; a column with a
-default is filled with it on the add page.
+default made on insert, or any column with ``onupdate``), columns holding
+secrets and types no input holds are shown, never edited. A nullable column
+left empty is stored as NULL; a column with a default is filled with it on
+the add page. A file input left empty keeps the stored file; a nullable
+file column is emptied by its "Clear" box.
 
 The database work runs in ``AsyncSession.run_sync``, so that ``str()`` of a
 row may read its relationships.
@@ -46,14 +48,20 @@ from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, create_model
-from sqlalchemy import JSON, BigInteger, Column, Integer, SmallInteger, Text, select
+from sqlalchemy import JSON, BigInteger, Column, Integer, SmallInteger, Text, func, select
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty, Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from carboy.admin._paths import primary_key_of
-from carboy.admin._widgets import RelatedForm, RelatedOptions, RelatedWidget
+from carboy.admin._widgets import (
+    CLEAR_SUFFIX,
+    AdminFileInput,
+    RelatedForm,
+    RelatedOptions,
+    RelatedWidget,
+)
 from carboy.admin.history import (
     ADD,
     CHANGE,
@@ -66,10 +74,12 @@ from carboy.admin.history import (
 )
 from carboy.admin.listing import display_value
 from carboy.admin.options import ModelAdmin, label_of
+from carboy.formparsers import FormData, UploadFile
 from carboy.forms import DateTimeInput, Form, Select, Textarea, TimeInput
 
 __all__ = [
     "MAX_SELECT_ROWS",
+    "NO_FILE",
     "NO_SUCH_ROW",
     "NO_SUCH_ROWS",
     "AdminForm",
@@ -78,11 +88,12 @@ __all__ = [
     "integer_bound",
 ]
 
-MAX_SELECT_ROWS = 200
-"""The most related rows a select lists; past it the field takes ids typed in."""
+MAX_SELECT_ROWS = 1000
+"""The most related rows a select lists; past it the field is a search box taking ids."""
 
 NO_SUCH_ROW = "Select a valid choice: no {model} has the id {ident}."
 NO_SUCH_ROWS = "Select valid choices: no {model} has the id {idents}."
+NO_FILE = "Choose a file: this field needs one."
 
 _INTEGER_BOUNDS = {SmallInteger: 2**15, BigInteger: 2**63, Integer: 2**31}
 
@@ -152,8 +163,9 @@ class FormField:
         label: What the page calls it.
         kind: ``text``, ``textarea``, ``integer``, ``float``, ``decimal``,
             ``boolean``, ``date``, ``datetime``, ``time``, ``uuid``,
-            ``choice``, ``json``, ``foreign_key``, ``many_to_many``; or, for
-            what is only shown, ``secret``, ``file``, ``related`` and ``other``.
+            ``choice``, ``json``, ``file``, ``foreign_key``,
+            ``many_to_many``; or, for what is only shown, ``secret``,
+            ``related`` and ``other``.
         column: The column, for every kind but the relationships' lists.
         relationship: The relationship of a ``foreign_key`` or ``many_to_many``.
         related_model: The model the relationship points to.
@@ -238,7 +250,7 @@ def _column_kind(column: Column[Any]) -> tuple[str, str]:
     if python in kinds:
         return kinds[python], ""
     if python in (bytes, bytearray, memoryview):
-        return "file", "Files cannot be changed in the administration."
+        return "file", ""
     return "other", "This kind of field cannot be changed in the administration."
 
 
@@ -415,6 +427,9 @@ class ModelForm:
             return annotated, Field(default_factory=list, **options)
         if column is None:
             raise ValueError(f"The field {field.name!r} has no column to edit.")
+        if field.kind == "file":
+            # Always optional: an input left empty keeps the stored file.
+            return Annotated[UploadFile, AdminFileInput()] | None, Field(None, **options)
         annotation = self._annotation(field, column, options)
         scalar, value = _scalar_default(column)
         if field.kind == "boolean":
@@ -512,7 +527,8 @@ class ModelForm:
         return getattr(obj, name)
 
     def _text(self, field: FormField, value: Any) -> Any:
-        if value is None:
+        if value is None or field.kind == "file":
+            # A file input never shows a value.
             return None
         if field.kind == "json":
             return json.dumps(value, indent=2, ensure_ascii=False, default=str)
@@ -557,7 +573,7 @@ class ModelForm:
 
     def load_options(self, session: Session, form: RelatedForm, names: Sequence[str]) -> None:
         """Put on ``form`` the rows each related field of ``names`` offers; sync only."""
-        autocomplete = {self.name_of(name) for name in self.model_admin.autocomplete_fields}
+        autocomplete = self.autocomplete_names()
         for name in names:
             field = self.fields[name]
             key = field.related_key
@@ -566,8 +582,10 @@ class ModelForm:
             model = field.related_model
             is_search = name in autocomplete
             if not is_search:
-                rows = list(session.scalars(select(model).order_by(key).limit(MAX_SELECT_ROWS + 1)))
-                if len(rows) <= MAX_SELECT_ROWS:
+                # One count, so that a big table is never read whole.
+                count = session.scalar(select(func.count()).select_from(model)) or 0
+                if count <= MAX_SELECT_ROWS:
+                    rows = list(session.scalars(select(model).order_by(key)))
                     choices = [(str(getattr(row, key.key)), str(row)) for row in rows]
                     choices.sort(key=lambda choice: choice[1].casefold())
                     form.related[field.internal_name] = RelatedOptions(choices)
@@ -581,16 +599,48 @@ class ModelForm:
                     labels[str(getattr(row, key.key))] = str(row)
             form.related[field.internal_name] = RelatedOptions(is_search=True, labels=labels)
 
-    def clean(self, session: Session, form: RelatedForm, names: Sequence[str]) -> dict[str, Any]:
+    def autocomplete_names(self) -> set[str]:
+        """Return the related fields of ``autocomplete_fields``, by field name."""
+        return {self.name_of(name) for name in self.model_admin.autocomplete_fields}
+
+    async def read_files(
+        self, form: RelatedForm, names: Sequence[str], form_data: FormData
+    ) -> None:
+        """Put on ``form`` the bytes uploaded for its file fields, and which are cleared."""
+        for name in names:
+            field = self.fields[name]
+            if field.kind != "file":
+                continue
+            column = field.column
+            if column is not None and column.nullable and form_data.get(name + CLEAR_SUFFIX):
+                form.cleared.add(field.internal_name)
+                continue
+            upload = form_data.get(name)
+            if isinstance(upload, UploadFile) and (upload.filename or upload.size):
+                await upload.seek(0)
+                form.uploads[field.internal_name] = await upload.read()
+
+    def clean(
+        self, session: Session, form: RelatedForm, names: Sequence[str], *, is_new: bool = False
+    ) -> dict[str, Any]:
         """Return the valid form's values by field name, related ids read as rows; sync only.
 
-        An id naming no row is an error on its field.
+        An id naming no row is an error on its field, and so is a file left
+        out of a new row whose column needs one.
         """
         data = form.data
         cleaned: dict[str, Any] = {}
         for name in names:
             field = self.fields[name]
             value = getattr(data, field.internal_name)
+            if field.kind == "file":
+                if field.internal_name in form.cleared:
+                    cleaned[name] = None
+                elif field.internal_name in form.uploads:
+                    cleaned[name] = form.uploads[field.internal_name]
+                elif is_new and _needs_value(field.column):
+                    form.add_error(field.internal_name, NO_FILE)
+                continue
             model, key = field.related_model, field.related_key
             noun = _noun(model)
             if field.kind == "foreign_key" and value is not None and model is not None:
@@ -622,12 +672,18 @@ class ModelForm:
         self, form: RelatedForm, initial: Mapping[str, Any], names: Sequence[str]
     ) -> list[str]:
         """Return the names whose text in ``form`` differs from ``initial``'s, a blank form's."""
-        return [
-            name
-            for name in names
-            if _comparable(form.values.get(self.fields[name].internal_name))
-            != _comparable(initial.get(self.fields[name].internal_name))
-        ]
+        found = []
+        for name in names:
+            internal = self.fields[name].internal_name
+            if self.fields[name].kind == "file":
+                is_changed = internal in form.uploads or internal in form.cleared
+            else:
+                is_changed = _comparable(form.values.get(internal)) != _comparable(
+                    initial.get(internal)
+                )
+            if is_changed:
+                found.append(name)
+        return found
 
     # Saving ------------------------------------------------------------------------------
 
@@ -686,6 +742,16 @@ def _scalar_default(column: Column[Any] | None) -> tuple[bool, Any]:
     if default is None or not default.is_scalar:
         return False, None
     return True, getattr(default, "arg", None)
+
+
+def _needs_value(column: Column[Any] | None) -> bool:
+    """Return whether a new row must be given a value for ``column``: NOT NULL, no default."""
+    return (
+        column is not None
+        and not column.nullable
+        and column.default is None
+        and column.server_default is None
+    )
 
 
 def _choice_text(value: Any) -> str:

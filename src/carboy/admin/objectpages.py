@@ -6,6 +6,7 @@
     GET  POST  /admin/<table>/<pk>/              edit, or view    admin:object
     GET  POST  /admin/<table>/<pk>/delete/       confirm, delete  admin:delete
     GET        /admin/<table>/<pk>/history/      its history      admin:history
+    GET        /admin/<table>/<pk>/file/<field>/ a stored file    admin:file
 
 Adding needs the model's ``add`` permission, saving a change ``change``,
 deleting ``delete``; with ``view`` alone the edit page shows the row's
@@ -16,11 +17,17 @@ kept and each error next to its field; a value the database refuses as a
 duplicate is such an error, never a 500. Inlines with ``is_editable`` are
 edited on the add and edit pages (``carboy.admin.inlineforms``) and saved in
 the same transaction as the row; an error in one of their rows saves nothing.
+
+A form with a file field is sent as ``multipart/form-data``; a file bigger
+than the app's ``limits.max_body_size`` is refused with 413 before anything
+is read or saved. A stored file is downloaded, with the ``view``
+permission, as an attachment that browsers never sniff or show in place.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from carboy.admin._paths import primary_key_of
-from carboy.admin._widgets import RelatedForm
+from carboy.admin._widgets import RelatedForm, StoredFile
 from carboy.admin.deletion import plan_deletion
 from carboy.admin.history import history_of
 from carboy.admin.inlineforms import (
@@ -184,6 +191,7 @@ class ObjectPages:
                 request, session, model_form, form, names, None, allowed, formsets=formsets
             )
         form = RelatedForm.wrap(await form_class.from_request(request))
+        await model_form.read_files(form, names, await request.form())
         formsets = await self._formsets(
             request, session, model_admin, None, allowed["add"], is_sent=True
         )
@@ -230,6 +238,7 @@ class ObjectPages:
                 request, session, model_form, form, names, obj, allowed, formsets=formsets
             )
         form = RelatedForm.wrap(await form_class.from_request(request))
+        await model_form.read_files(form, names, await request.form())
         changed = model_form.changed(form, blank.values, names)
         name = await self._save(request, session, model_form, form, names, obj, changed, formsets)
         if name is None:
@@ -261,13 +270,17 @@ class ObjectPages:
 
         ``None`` after an error of the form or of an inline row, when nothing is saved.
         """
-        values = await session.run_sync(model_form.clean, form, names) if form.is_valid else {}
+        is_new = changed is None
+        values = (
+            await session.run_sync(model_form.clean, form, names, is_new=is_new)
+            if form.is_valid
+            else {}
+        )
         cleaned = await session.run_sync(clean_rows, formsets)
         if not form.is_valid or form.errors or any(fs.has_errors for fs in formsets):
             return None
         if changed is not None:
             values = {name: value for name, value in values.items() if name in changed}
-        is_new = changed is None
         try:
             async with atomic(session):
                 await session.run_sync(model_form.save, obj, values, request.user, is_new=is_new)
@@ -320,6 +333,7 @@ class ObjectPages:
         ) -> tuple[str | None, list[dict[str, Any]], list[InlineTable]]:
             if form is not None:
                 model_form.load_options(sync_session, form, names)
+                self._link_widgets(model_form, form, names, obj)
             fieldsets = []
             for title, group in layout:
                 rows: list[dict[str, Any]] = []
@@ -332,11 +346,13 @@ class ObjectPages:
                         continue
                     method = getattr(model_admin, name, None)
                     label = field.label if field is not None else label_of(name, method)
+                    is_file = field is not None and field.kind == "file"
                     rows.append(
                         {
                             "label": label,
                             "value": model_form.display(obj, name),
                             "note": field.note if field is not None else "",
+                            "url": self._file_url(model_form, obj, name) if is_file else None,
                         }
                     )
                 fieldsets.append({"title": title, "rows": rows})
@@ -382,6 +398,68 @@ class ObjectPages:
                 },
             },
             status_code=status_code,
+        )
+
+    def _link_widgets(
+        self, model_form: ModelForm, form: RelatedForm, names: Sequence[str], obj: Any
+    ) -> None:
+        """Give the search boxes their endpoint and lookup link, and file fields their file."""
+        model_admin = model_form.model_admin
+        autocomplete = model_form.autocomplete_names()
+        for name in names:
+            field = model_form.fields[name]
+            options = form.related.get(field.internal_name)
+            if options is not None and options.is_search and field.related_model is not None:
+                related = self.admin.model_admin(field.related_model.__table__.name)
+                if related is not None:
+                    options.list_url = self.admin.url(related.table)
+                    options.noun = related.verbose_name_plural
+                if name in autocomplete:
+                    options.search_url = (
+                        f"{self.admin.prefix}/{model_admin.table}/autocomplete?field={name}"
+                    )
+            if field.kind == "file":
+                column = field.column
+                value = getattr(obj, name) if obj is not None else None
+                form.files[field.internal_name] = StoredFile(
+                    size=len(value) if value is not None else None,
+                    url=self._file_url(model_form, obj, name),
+                    can_clear=column is not None and bool(column.nullable),
+                )
+
+    def _file_url(self, model_form: ModelForm, obj: Any, name: str) -> str | None:
+        """Return where the file of ``obj``'s field ``name`` is downloaded, if it holds one."""
+        key = primary_key_of(model_form.model_admin.model)
+        if obj is None or key is None or getattr(obj, name, None) is None:
+            return None
+        return self.admin.url(model_form.model_admin.table, getattr(obj, key.key), "file", name)
+
+    async def download(
+        self, request: Request, session: AsyncSession, table: str, pk: str, field: str
+    ) -> Response:
+        """Send the file stored in a binary column of a row, as an attachment."""
+        model_admin = self.pages._model_admin(table)
+        allowed = await self.pages._permissions(request, session, model_admin)
+        if not allowed["change"]:
+            await self.pages._require(request, session, model_admin, "view")
+        model_form = self.model_form(model_admin)
+        found = model_form.fields.get(field)
+        shown = {name for _, group in model_form.layout() for name in group}
+        if found is None or found.kind != "file" or field not in shown:
+            raise HTTPException(404, f"The {model_admin.verbose_name} has no file field {field!r}.")
+        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+        content = getattr(obj, field)
+        if content is None:
+            raise HTTPException(404, f"The {model_admin.verbose_name} holds no {found.label}.")
+        filename = _safe_filename(f"{table}-{pk}-{field}.bin")
+        return Response(
+            bytes(content),
+            media_type="application/octet-stream",
+            headers={
+                "content-disposition": f'attachment; filename="{filename}"',
+                "x-content-type-options": "nosniff",
+                "cache-control": "private, no-store",
+            },
         )
 
     # Delete ------------------------------------------------------------------------------
@@ -480,6 +558,11 @@ class ObjectPages:
                 },
             },
         )
+
+
+def _safe_filename(name: str) -> str:
+    """Return ``name`` with only letters, digits, dots, dashes and underscores, for a header."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:150]
 
 
 def _identity(obj: Any) -> Any:

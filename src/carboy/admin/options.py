@@ -166,8 +166,13 @@ class ModelAdmin:
         readonly_fields: Fields, or methods of the subclass taking the row,
             shown on the edit page but not edited.
         exclude: Fields left off the add and edit pages.
-        autocomplete_fields: Relationships edited as a text input taking
-            ids, instead of a select of every related row.
+        autocomplete_fields: Many-to-one and many-to-many relationships
+            edited as a search box instead of a select of every related
+            row: a text input taking ids, which the admin's script turns
+            into a list of matches as the user types. The related model
+            must be registered, with ``search_fields`` (``admin.E014``,
+            ``admin.E015``). A relationship to a table of more
+            than 1,000 rows is a search box without being named here.
         inlines: ``Inline`` subclasses: rows of other models that point at
             the edited row, listed on its edit page.
     """

@@ -7,6 +7,7 @@
     GET  POST  /admin/logout                 a button, then out     admin:logout
     GET        /admin/<table>/               the list page          admin:list
     POST       /admin/<table>/actions        a bulk action          admin:actions
+    GET        /admin/<table>/autocomplete   rows for a search box  admin:autocomplete
     GET  POST  /admin/<table>/add/           add a row              admin:add
     GET  POST  /admin/<table>/<pk>/          edit (or view) a row   admin:object
     GET  POST  /admin/<table>/<pk>/delete/   delete a row           admin:delete
@@ -16,7 +17,14 @@ Every page but sign-in and sign-out is for active staff: anybody else is
 sent to the admin's sign-in page, and a signed-in user who is not staff gets
 403. A model's pages and links also need its permission (``view`` to list,
 ``add``, ``change`` and ``delete`` to do each); superusers hold every one.
-The pages of one row are in ``carboy.admin.objectpages``. Bulk deletions
+The pages of one row are in ``carboy.admin.objectpages``.
+
+The autocomplete endpoint answers the search boxes of ``autocomplete_fields``
+with JSON: ``?field=author&q=ada&page=1`` searches the related model as its
+list page does (its ``search_fields``) and returns
+``{"results": [{"id": "1", "text": "Ada"}], "more": false}``, 20 rows a page.
+It needs the related model's ``view`` permission, or the ``add`` or
+``change`` permission of the model whose form holds the box. Bulk deletions
 and actions are recorded in the history, as every change the admin makes.
 """
 
@@ -49,7 +57,7 @@ from carboy.dependencies import Depends
 from carboy.exceptions import HTTPException
 from carboy.ratelimit import RateLimited, by_ip, hit, limiter_of
 from carboy.requests import HTTPConnection, Request
-from carboy.responses import RedirectResponse, Response
+from carboy.responses import JSONResponse, RedirectResponse, Response
 from carboy.routing import Router
 from carboy.sessions import flash
 from carboy.templating import render
@@ -77,6 +85,9 @@ BULK_DELETE_REFUSED = (
     "Nothing was deleted: the database refused, as other rows still refer to the selected "
     "ones. Select them again to see which."
 )
+
+AUTOCOMPLETE_PAGE_SIZE = 20
+"""The rows the autocomplete endpoint returns per page."""
 
 # RFC 9110 15.4.4: 303 makes the browser GET the next page (Post/Redirect/Get).
 SEE_OTHER = 303
@@ -132,15 +143,20 @@ def admin_router(admin: Admin) -> Router:
     add("/{table}/", pages.changelist, "list")
     add("/{table}/actions", pages.actions, "actions", ("POST",))
     objects = ObjectPages(pages)
+    pages.objects = objects
+    add("/{table}/autocomplete", pages.autocomplete, "autocomplete")
     add("/{table}/add/", objects.add, "add", both)
     add("/{table}/{pk}/", objects.change, "object", both)
     add("/{table}/{pk}/delete/", objects.delete, "delete", both)
     add("/{table}/{pk}/history/", objects.history, "history")
+    add("/{table}/{pk}/file/{field}/", objects.download, "file")
     return router
 
 
 class _Pages:
     """The handlers of the admin pages, sharing the battery."""
+
+    objects: ObjectPages
 
     def __init__(self, admin: Admin) -> None:
         self.admin = admin
@@ -320,6 +336,72 @@ class _Pages:
             "has_search": bool(spec.search_paths),
             "count": _count(page.total, model_admin),
         }
+
+    # Autocomplete ---------------------------------------------------------------
+
+    async def autocomplete(self, request: Request, session: AsyncSession, table: str) -> Response:
+        """Return one page of the rows a search box of ``autocomplete_fields`` may hold, as JSON."""
+        model_admin = self._model_admin(table)
+        query = request.query_params
+        name = query.get("field", "")
+        model_form = self.objects.model_form(model_admin)
+        field = model_form.fields.get(model_form.name_of(name)) if name else None
+        if field is None or not field.is_related or field.related_model is None:
+            raise HTTPException(
+                400,
+                f"The {model_admin.verbose_name} has no relationship {_quoted(name)}. Give the "
+                "name of a field of its autocomplete_fields as field=.",
+            )
+        if field.name not in model_form.autocomplete_names():
+            raise HTTPException(
+                400,
+                f"The field {_quoted(name)} is not in autocomplete_fields of the "
+                f"{model_admin.verbose_name}, so it has no search. Add it there to search it.",
+            )
+        page_text = query.get("page", "1")
+        if not (page_text.isascii() and page_text.isdigit()) or not 1 <= int(page_text) <= 10_000:
+            raise HTTPException(
+                400,
+                f"The page {_quoted(page_text)} is not a page number. Give a whole number "
+                "from 1 to 10000.",
+            )
+        related = self.admin.model_admin(field.related_model.__table__.name)
+        if related is None:
+            raise HTTPException(
+                400,
+                f"The {field.label.lower()} of a {model_admin.verbose_name} cannot be searched: "
+                "its model is not registered with the admin.",
+            )
+        own = await self._permissions(request, session, model_admin)
+        if not (own["add"] or own["change"]):
+            may_view = await has_permission(
+                session, request.user, model_permission(related.model, "view")
+            )
+            if not may_view:
+                raise HTTPException(
+                    403,
+                    f"You may not search {related.verbose_name_plural}: you need the permission "
+                    f"{model_permission(related.model, 'view')}, or to add or change "
+                    f"{model_admin.verbose_name_plural}.",
+                )
+        spec = self.admin.list_spec(related.table)
+        rows, more = await spec.search(
+            session, query.get("q", ""), int(page_text), AUTOCOMPLETE_PAGE_SIZE
+        )
+        key = spec.primary_key
+        results = await session.run_sync(
+            lambda _: (
+                [
+                    {"id": str(getattr(row, key.key)), "text": related.object_repr(row)}
+                    for row in rows
+                ]
+                if key is not None
+                else []
+            )
+        )
+        return JSONResponse(
+            {"results": results, "more": more}, headers={"cache-control": "private, no-store"}
+        )
 
     # Bulk actions ---------------------------------------------------------------
 
@@ -517,6 +599,11 @@ def _count(number: int, model_admin: ModelAdmin) -> str:
     """Return "1 post" or "123 posts"."""
     noun = model_admin.verbose_name if number == 1 else model_admin.verbose_name_plural
     return f"{number} {noun}"
+
+
+def _quoted(value: str) -> str:
+    """Return a value of the query string for a message: quoted, and cut when long."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
 def _safe_query(value: Any) -> str:
