@@ -640,13 +640,14 @@ def test_the_edit_page_never_shows_a_password_and_its_history_masks_it(
 
 class NoteInline(Inline):
     model = AdmNote
+    is_editable = False
 
 
 class ArticleWithNotesAdmin(ModelAdmin):
     inlines = (NoteInline,)
 
 
-def test_an_inline_lists_the_rows_that_point_at_the_row(make_site: MakeSite) -> None:
+def test_an_inline_not_editable_lists_the_rows_that_point_at_the_row(make_site: MakeSite) -> None:
     site = make_site({AdmArticle: ArticleWithNotesAdmin, AdmNote: None})
     site.add_user(ROOT, is_staff=True, is_superuser=True)
     site.add(AdmWriter(id=1, name="Ada"))

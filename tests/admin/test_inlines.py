@@ -57,9 +57,10 @@ def test_bulk_delete_needs_the_delete_permission_of_rows_deleted_with_the_select
 
 
 class EditableNoteInline(Inline):
+    """Edited in place: the default."""
+
     model = AdmNote
     fields = ("text",)
-    is_editable = True
     extra = 2
 
 

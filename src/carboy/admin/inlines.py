@@ -2,7 +2,8 @@
 
 ``inline_key`` finds the foreign key an ``Inline`` follows (the startup
 checks use it too), and ``inline_tables`` reads the rows of each of a
-model's inlines for its edit page, where they are listed, read-only.
+model's inlines that are not edited in place (``is_editable = False``)
+for its edit page, where they are listed, read-only.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ values and no buttons, and a POST to it is a 403. Every add, change and
 delete is recorded in the history (``carboy.admin.history``) in the same
 transaction. A form with errors comes back with status 422, what was typed
 kept and each error next to its field; a value the database refuses as a
-duplicate is such an error, never a 500. Inlines with ``is_editable`` are
-edited on the add and edit pages (``carboy.admin.inlineforms``) and saved in
+duplicate is such an error, never a 500. Inlines (unless ``is_editable =
+False``) are edited on the add and edit pages (``carboy.admin.inlineforms``) and saved in
 the same transaction as the row; an error in one of their rows saves nothing.
 
 A form with a file field is sent as ``multipart/form-data``; a file bigger

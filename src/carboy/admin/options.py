@@ -254,18 +254,20 @@ class Inline:
         class PostAdmin(ModelAdmin):
             inlines = (CommentInline,)
 
-    The edit page lists the rows whose foreign key points at the row, a
-    column per field, each row linking to its own edit page when its model
-    is registered. With ``is_editable`` they are edited in place on the
-    parent's add and edit pages instead (see ``carboy.admin.inlineforms``),
-    saved with the parent in one transaction.
+    The rows whose foreign key points at the row are edited in place on the
+    parent's add and edit pages (see ``carboy.admin.inlineforms``): changed,
+    added from blank rows and deleted by checkbox, saved with the parent in
+    one transaction. With ``is_editable = False`` the edit page only lists
+    them, a column per field, each row linking to its own edit page when its
+    model is registered.
 
     Attributes:
         model: The related model, with a foreign key to the edited model's table.
         fields: The columns shown; every column but the keys by default.
         fk_name: The foreign-key column to follow, when several point at
             the edited model.
-        is_editable: Whether the rows are edited in place rather than listed.
+        is_editable: Whether the rows are edited in place (the default)
+            rather than only listed.
         extra: The blank rows offered to add related rows, when editable.
         max_rows: The most rows listed or edited; no rows are added past it.
         title: The heading of the list; the model's name, plural, by default.
@@ -274,7 +276,7 @@ class Inline:
     model: ClassVar[type[Any] | None] = None
     fields: ClassVar[Sequence[str] | None] = None
     fk_name: ClassVar[str | None] = None
-    is_editable: ClassVar[bool] = False
+    is_editable: ClassVar[bool] = True
     extra: ClassVar[int] = 1
     max_rows: ClassVar[int] = 100
     title: ClassVar[str | None] = None
