@@ -108,9 +108,7 @@ def test_the_readme_python_snippets_run() -> None:
     ]
 
 
-def test_the_readme_database_snippet_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_readme_database_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from carboy.db import Model
     from carboy.testing import TestClient
 

@@ -45,7 +45,6 @@ class BackgroundTasks:
             raise error
 
 
-
 def tasks_of(scope: MutableMapping[str, Any]) -> BackgroundTasks:
     """Return the background tasks of the request ``scope`` belongs to, made on first use.
 

@@ -90,9 +90,7 @@ def on_success(connection: HTTPConnection, callback: Callable[[], Awaitable[Any]
                 on_success(connection, session.commit)
                 yield session
     """
-    callbacks: list[Callable[[], Awaitable[Any]]] | None = connection.scope.get(
-        "carboy.on_success"
-    )
+    callbacks: list[Callable[[], Awaitable[Any]]] | None = connection.scope.get("carboy.on_success")
     if callbacks is None:
         connection.scope["carboy.on_success"] = [callback]
     else:

@@ -107,7 +107,7 @@ class Session(MutableMapping[str, Any]):
         return len(self._data) - 1
 
     def __repr__(self) -> str:
-        return f"Session({ {key: self._data[key] for key in self} !r})"
+        return f"Session({ {key: self._data[key] for key in self}!r})"
 
 
 class SessionBackend(Protocol):

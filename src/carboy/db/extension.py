@@ -139,8 +139,7 @@ class Database:
         """The app this database belongs to."""
         if self._app is None:
             raise ImproperlyConfigured(
-                "This Database is not installed in an app. Add it to "
-                "Carboy(extensions=[...])."
+                "This Database is not installed in an app. Add it to Carboy(extensions=[...])."
             )
         return self._app
 

@@ -96,9 +96,7 @@ def first_or_404(
     session: AsyncSession, statement: Select[T], *, detail: str | None = None
 ) -> Awaitable[T]: ...
 @overload
-def first_or_404(
-    session: Session, statement: Select[T], *, detail: str | None = None
-) -> T: ...
+def first_or_404(session: Session, statement: Select[T], *, detail: str | None = None) -> T: ...
 def first_or_404(
     session: Session | AsyncSession, statement: Select[T], *, detail: str | None = None
 ) -> T | Awaitable[T]:
@@ -246,9 +244,7 @@ def paginate(
     else:
         request = PageRequest(page, per_page or 20)
     if request.page < 1 or not 1 <= request.per_page <= MAX_PER_PAGE:
-        raise HTTPException(
-            400, f"page must be at least 1 and per_page from 1 to {MAX_PER_PAGE}."
-        )
+        raise HTTPException(400, f"page must be at least 1 and per_page from 1 to {MAX_PER_PAGE}.")
     if isinstance(session, AsyncSession):
         return session.run_sync(_paginate, statement, request)
     return _paginate(session, statement, request)

@@ -25,6 +25,7 @@ _WEBSOCKET_POLICY_VIOLATION = 1008
 # How many distinct Host values keep their verdict; past it the table restarts.
 _VERDICTS = 256
 
+
 class TrustedHostMiddleware:
     """Answer 400 to a request whose Host header is missing, malformed or not allowed.
 
