@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from carboy.admin import Inline, ModelAdmin
 from carboy.admin.history import history_of
@@ -251,3 +253,144 @@ def test_no_blank_rows_are_offered_past_max_rows(make_site: MakeSite) -> None:
     assert 'name="adm_note-1-text"' not in page
     assert response.status_code == 303
     assert notes(site) == [(1, 1, "Check")]
+
+
+class ReviewedInline(Inline):
+    model = AdmArticle
+    fk_name = "writer_id"
+    fields = ("title", "reviewer")
+
+
+class WriterAdmin(ModelAdmin):
+    inlines = (ReviewedInline,)
+
+
+def writers_site(make_site: MakeSite, articles: int = 2) -> Site:
+    site = make_site({AdmWriter: WriterAdmin, AdmArticle: None})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    ada, grace = AdmWriter(id=1, name="Ada"), AdmWriter(id=2, name="Grace")
+    site.add(ada, grace, AdmWriter(id=3, name="Adele <b>"))
+    site.add(
+        *(
+            AdmArticle(
+                id=index, title=f"A{index}", writer_id=1, reviewer_id=2 if index == 1 else None
+            )
+            for index in range(1, articles + 1)
+        )
+    )
+    site.sign_in(ROOT)
+    return site
+
+
+def writer_form(site: Site, **fields: str) -> dict[str, str]:
+    page = site.client.get("/admin/adm_writer/1/", headers=HTML)
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "name": "Ada",
+        "adm_article-0-id": "1",
+        "adm_article-0-title": "A1",
+        "adm_article-0-reviewer": "2",
+        "adm_article-1-id": "2",
+        "adm_article-1-title": "A2",
+        "adm_article-1-reviewer": "",
+        "adm_article-2-title": "",
+        "adm_article-2-reviewer": "",
+    }
+    data.update(fields)
+    return data
+
+
+def reviewers(site: Site) -> list[tuple[int, int | None]]:
+    with site.db.session() as session:
+        rows = session.scalars(select(AdmArticle).order_by(AdmArticle.id))
+        return [(article.id, article.reviewer_id) for article in rows]
+
+
+def test_a_foreign_key_in_an_inline_row_is_a_select_of_the_related_rows(
+    make_site: MakeSite,
+) -> None:
+    site = writers_site(make_site)
+
+    page = site.client.get("/admin/adm_writer/1/", headers=HTML).text
+
+    options = (
+        '<option value="">---------</option>'
+        '<option value="1">Ada</option>'
+        '<option value="3">Adele &lt;b&gt;</option>'
+        '<option value="2"{}>Grace</option></select>'
+    )
+    assert (
+        '<select name="adm_article-0-reviewer" id="adm_article-0-reviewer" aria-label="Reviewer">'
+        + options.format(" selected")
+    ) in page
+    assert (
+        '<select name="adm_article-1-reviewer" id="adm_article-1-reviewer" aria-label="Reviewer">'
+        + options.format("")
+    ) in page
+    assert '<select name="adm_article-2-reviewer"' in page
+
+
+def select_count(site: Site, articles: int) -> int:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = site.db.async_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = site.client.get("/admin/adm_writer/1/", headers=HTML)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert page.status_code == 200
+    # Each row and the blank one list every writer.
+    assert page.text.count('<option value="3">Adele &lt;b&gt;</option>') == articles + 1
+    return sum(statement.lstrip().upper().startswith("SELECT") for statement in statements)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_options_of_inline_selects_cost_the_same_queries_for_2_rows_as_for_40(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = writers_site(make_site, 2)
+    few = select_count(site, 2)
+    site.add(*(AdmArticle(id=index, title=f"A{index}", writer_id=1) for index in range(3, 41)))
+
+    assert select_count(site, 40) == few
+
+
+def test_a_related_row_chosen_in_an_inline_select_is_saved(make_site: MakeSite) -> None:
+    site = writers_site(make_site)
+
+    response = site.client.post(
+        "/admin/adm_writer/1/", data=writer_form(site, **{"adm_article-1-reviewer": "3"})
+    )
+
+    assert response.status_code == 303
+    assert reviewers(site) == [(1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [
+        ("99", "Select a valid choice: no adm writer has the id 99."),
+        ("x", "Enter a whole number."),
+        ("1 OR 1=1", "Enter a whole number."),
+        ("<script>", "Enter a whole number."),
+    ],
+)
+def test_an_unknown_row_in_an_inline_select_is_an_error_beside_it_and_saves_nothing(
+    make_site: MakeSite, sent: str, message: str
+) -> None:
+    site = writers_site(make_site)
+
+    response = site.client.post(
+        "/admin/adm_writer/1/",
+        data=writer_form(site, **{"adm_article-0-reviewer": "3", "adm_article-1-reviewer": sent}),
+    )
+
+    assert response.status_code == 422
+    assert reviewers(site) == [(1, 2), (2, None)]
+    cell = response.text.split('name="adm_article-1-reviewer"', 1)[1].split("</td>", 1)[0]
+    assert cell.endswith(f'<p class="error">{message}</p>\n')
+    assert "<script>" not in response.text.split("<main", 1)[1]

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
 from sqlalchemy import Column, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from carboy.admin._paths import primary_key_of
-from carboy.admin._widgets import RelatedForm
+from carboy.admin._widgets import RelatedForm, RelatedOptions, RelatedWidget
 from carboy.admin.history import DELETE, record
 from carboy.admin.inlines import default_fields, inline_key
 from carboy.admin.modelforms import ModelForm
@@ -28,6 +29,7 @@ from carboy.exceptions import HTTPException
 from carboy.formparsers import FormData
 
 if TYPE_CHECKING:
+    from carboy.forms import AttrValue
     from carboy.requests import Request
 
 __all__ = [
@@ -159,6 +161,48 @@ class InlineFormSet:
     def kind(self, name: str) -> str:
         """Return a field's kind, such as ``boolean``."""
         return self.model_form.fields[name].kind
+
+    def is_select(self, row: InlineRow, name: str) -> bool:
+        """Whether a field of ``row`` is drawn as a select of the related rows."""
+        if row.form is None or not self.model_form.fields[name].is_related:
+            return False
+        options = row.form.related.get(self.model_form.fields[name].internal_name)
+        return options is not None and not options.is_search
+
+    def select(self, row: InlineRow, name: str) -> Markup:
+        """Return the select of a related field of ``row``, named for the row."""
+        field = self.model_form.fields[name]
+        if row.form is None:
+            return Markup("")
+        html_name = self.field_name(row, name)
+        attrs: dict[str, AttrValue] = {
+            "name": html_name,
+            "id": html_name,
+            "aria-label": field.label,
+        }
+        if self.error(row, name):
+            attrs["aria-invalid"] = "true"
+        return RelatedWidget().render(row.form[field.internal_name], self.value(row, name), attrs)
+
+    def load_options(self, session: Session) -> None:
+        """Put on each row's form the rows its related fields offer; sync only.
+
+        The options are read once for the first row and shared by the
+        others, so the queries do not grow with the rows. A field too big
+        for a select stays a text input taking ids.
+        """
+        forms = [row.form for row in self.rows if row.form is not None]
+        related = [name for name in self.names if self.model_form.fields[name].is_related]
+        if not forms or not related:
+            return
+        first, *others = forms
+        self.model_form.load_options(session, first, related)
+        for name in related:
+            internal = self.model_form.fields[name].internal_name
+            options = first.related.get(internal, RelatedOptions(is_search=True))
+            shared = options if not options.is_search else RelatedOptions(is_search=True)
+            for form in others:
+                form.related[internal] = shared
 
 
 def plan_formset(

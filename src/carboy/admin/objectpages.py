@@ -334,6 +334,8 @@ class ObjectPages:
             if form is not None:
                 model_form.load_options(sync_session, form, names)
                 self._link_widgets(model_form, form, names, obj)
+            for formset in formsets:
+                formset.load_options(sync_session)
             fieldsets = []
             for title, group in layout:
                 rows: list[dict[str, Any]] = []
