@@ -166,5 +166,25 @@ class AdmCitation(Model):
         return self.source
 
 
-FORM_TABLES = ("adm_writer", "adm_article", "adm_article_tag", "adm_note", "adm_citation")
+class AdmChapter(Model):
+    """An inline row with a value that must be unique across the table."""
+
+    __tablename__ = "adm_chapter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("adm_article.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(20), unique=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+FORM_TABLES = (
+    "adm_writer",
+    "adm_article",
+    "adm_article_tag",
+    "adm_note",
+    "adm_citation",
+    "adm_chapter",
+)
 """The tables of the add, edit and delete pages' models."""

@@ -11,7 +11,7 @@ from carboy.admin import Inline, ModelAdmin
 from carboy.admin.history import history_of
 from tests.auth._pages_app import csrf_of
 
-from ._models import FORM_TABLES, AdmArticle, AdmNote, AdmWriter
+from ._models import FORM_TABLES, AdmArticle, AdmChapter, AdmNote, AdmWriter
 from .conftest import HTML, ROOT, STAFF, MakeSite, Site
 
 
@@ -394,3 +394,96 @@ def test_an_unknown_row_in_an_inline_select_is_an_error_beside_it_and_saves_noth
     cell = response.text.split('name="adm_article-1-reviewer"', 1)[1].split("</td>", 1)[0]
     assert cell.endswith(f'<p class="error">{message}</p>\n')
     assert "<script>" not in response.text.split("<main", 1)[1]
+
+
+class ChapterInline(Inline):
+    model = AdmChapter
+    fields = ("slug",)
+    extra = 2
+
+
+class ArticleWithChaptersAdmin(ModelAdmin):
+    inlines = (ChapterInline,)
+
+
+def chapters_site(make_site: MakeSite) -> Site:
+    site = make_site({AdmArticle: ArticleWithChaptersAdmin, AdmWriter: None, AdmChapter: None})
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    writer = AdmWriter(id=1, name="Ada")
+    site.add(
+        AdmArticle(id=1, title="First", writer=writer),
+        AdmArticle(id=2, title="Second", writer=writer),
+    )
+    site.add(AdmChapter(article_id=1, slug="intro"), AdmChapter(article_id=2, slug="end"))
+    site.sign_in(ROOT)
+    return site
+
+
+def chapter_form(site: Site, **fields: str) -> dict[str, str]:
+    page = site.client.get("/admin/adm_article/1/", headers=HTML)
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "title": "Renamed",
+        "views": "0",
+        "kind": "news",
+        "writer": "1",
+        "adm_chapter-0-id": "1",
+        "adm_chapter-0-slug": "intro",
+        "adm_chapter-1-slug": "",
+        "adm_chapter-2-slug": "",
+    }
+    data.update(fields)
+    return data
+
+
+def chapters(site: Site) -> tuple[str, list[tuple[int, int, str]]]:
+    with site.db.session() as session:
+        title = session.scalar(select(AdmArticle.title).where(AdmArticle.id == 1))
+        rows = session.scalars(select(AdmChapter).order_by(AdmChapter.id))
+        return str(title), [(row.id, row.article_id, row.slug) for row in rows]
+
+
+SAVED_BEFORE = ("First", [(1, 1, "intro"), (2, 2, "end")])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_taken_unique_value_in_an_inline_row_is_an_error_beside_it_and_saves_nothing(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = chapters_site(make_site)
+
+    response = site.client.post(
+        "/admin/adm_article/1/", data=chapter_form(site, **{"adm_chapter-2-slug": "end"})
+    )
+
+    assert response.status_code == 422
+    assert chapters(site) == SAVED_BEFORE
+    cell = response.text.split('name="adm_chapter-2-slug"', 1)[1].split("</td>", 1)[0]
+    assert cell == (
+        ' value="end" aria-label="Slug" aria-invalid="true">\n'
+        '<p class="error">An adm chapter with this slug already exists.</p>\n'
+    )
+    assert '<div class="alert" role="alert"><p>Correct the rows marked below.</p></div>' in (
+        response.text
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_new_inline_rows_the_database_refuses_together_show_the_error_on_the_row(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = chapters_site(make_site)
+
+    response = site.client.post(
+        "/admin/adm_article/1/",
+        data=chapter_form(site, **{"adm_chapter-1-slug": "twice", "adm_chapter-2-slug": "twice"}),
+    )
+
+    assert response.status_code == 422
+    assert chapters(site) == SAVED_BEFORE
+    after_row = response.text.split('name="adm_chapter-2-slug"', 1)[1].split("</tr>", 2)[1]
+    assert after_row == (
+        '\n<tr class="row-errors"><td colspan="2"><p class="error">The adm chapter could not be '
+        "saved: the database refused it, as a value must be unique or must name a row that "
+        "exists. Check the values and try again.</p></td>"
+    )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 from sqlalchemy import Column, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from carboy.admin._paths import primary_key_of
@@ -27,6 +28,7 @@ from carboy.admin.modelforms import ModelForm
 from carboy.admin.options import Inline, ModelAdmin
 from carboy.exceptions import HTTPException
 from carboy.formparsers import FormData
+from carboy.forms import FORM_ERRORS
 
 if TYPE_CHECKING:
     from carboy.forms import AttrValue
@@ -36,6 +38,7 @@ __all__ = [
     "STALE_ROW",
     "InlineFormSet",
     "InlineRow",
+    "RowRefused",
     "bind_rows",
     "clean_rows",
     "existing_rows",
@@ -70,6 +73,23 @@ class _Prefixed:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
+
+
+class RowRefused(Exception):
+    """The database refused an inline row; raised out of ``save_rows`` to undo the whole save.
+
+    Attributes:
+        formset: The row's form set.
+        row: The row refused.
+        values: Its values, with the key that points at the parent, to find
+            which unique value is taken.
+    """
+
+    def __init__(self, formset: InlineFormSet, row: InlineRow, values: dict[str, Any]) -> None:
+        super().__init__(f"the database refused a row of {formset.table}")
+        self.formset = formset
+        self.row = row
+        self.values = values
 
 
 @dataclass
@@ -134,11 +154,11 @@ class InlineFormSet:
 
     @property
     def has_errors(self) -> bool:
-        """Whether a row that is saved has an error."""
+        """Whether a row that is saved has an error, or a row was refused as a whole."""
         return any(
-            row.form is not None and row.form.errors
+            (row.form is not None and row.form.errors and not row.is_deleted and not row.is_ignored)
+            or self.row_errors(row)
             for row in self.rows
-            if not row.is_deleted and not row.is_ignored
         )
 
     def field_name(self, row: InlineRow, name: str) -> str:
@@ -157,6 +177,12 @@ class InlineFormSet:
             return []
         found = row.form.errors.get(self.model_form.fields[name].internal_name, [])
         return list(found)
+
+    def row_errors(self, row: InlineRow) -> list[str]:
+        """Return the errors of ``row`` as a whole, such as a refusal of the database."""
+        if row.form is None or row.is_ignored:
+            return []
+        return list(row.form.errors.get(FORM_ERRORS, []))
 
     def kind(self, name: str) -> str:
         """Return a field's kind, such as ``boolean``."""
@@ -333,19 +359,35 @@ def save_rows(
         parent_value = getattr(parent, sa_inspect(type(parent)).get_property_by_column(target).key)
         mapper = sa_inspect(formset.model_form.model)
         key_attribute = mapper.get_property_by_column(formset.key).key
+        key_name = formset.model_form.name_of(key_attribute)
         for row in formset.rows:
             values = next(values_of)
             if row.is_ignored or row.form is None:
                 continue
-            if row.is_deleted:
-                record(session, user, DELETE, row.obj)
-                session.delete(row.obj)
-                session.flush()
-                continue
-            if row.obj is None:
-                obj = formset.model_form.model()
-                setattr(obj, key_attribute, parent_value)
-                formset.model_form.save(session, obj, values, user, is_new=True)
-                continue
-            changed = {name: value for name, value in values.items() if name in row.changed}
-            formset.model_form.save(session, row.obj, changed, user, is_new=False)
+            try:
+                _save_row(session, formset, row, values, key_attribute, parent_value, user)
+            except (IntegrityError, DataError) as exc:
+                raise RowRefused(formset, row, {**values, key_name: parent}) from exc
+
+
+def _save_row(
+    session: Session,
+    formset: InlineFormSet,
+    row: InlineRow,
+    values: dict[str, Any],
+    key_attribute: str,
+    parent_value: Any,
+    user: Any,
+) -> None:
+    if row.is_deleted:
+        record(session, user, DELETE, row.obj)
+        session.delete(row.obj)
+        session.flush()
+        return
+    if row.obj is None:
+        obj = formset.model_form.model()
+        setattr(obj, key_attribute, parent_value)
+        formset.model_form.save(session, obj, values, user, is_new=True)
+        return
+    changed = {name: value for name, value in values.items() if name in row.changed}
+    formset.model_form.save(session, row.obj, changed, user, is_new=False)

@@ -43,6 +43,7 @@ from carboy.admin.deletion import plan_deletion
 from carboy.admin.history import history_of
 from carboy.admin.inlineforms import (
     InlineFormSet,
+    RowRefused,
     bind_rows,
     clean_rows,
     existing_rows,
@@ -285,6 +286,15 @@ class ObjectPages:
             async with atomic(session):
                 await session.run_sync(model_form.save, obj, values, request.user, is_new=is_new)
                 await session.run_sync(save_rows, formsets, cleaned, obj, request.user)
+        except RowRefused as refused:
+            # Nothing is kept; the error goes on the row, beside its field when one is named.
+            row_form, row_ident = refused.row.form, refused.row.pk
+            field, message = await session.run_sync(
+                _refusal, refused.formset.model_form, refused.values, row_ident
+            )
+            if row_form is not None:
+                row_form.add_error(field, message)
+            return None
         except (IntegrityError, DataError):
             ident = None if is_new else _identity(obj)
             field, message = await session.run_sync(_refusal, model_form, values, ident)
