@@ -25,7 +25,7 @@ from carboy.config import Settings
 from carboy.db import Database, Model
 from carboy.db._urls import resolve_urls
 from carboy.testing import TestClient
-from tests._services import postgres_url
+from tests._services import mysql_url, postgres_url
 from tests.auth._pages_app import cheap_hashing, csrf_of, password_hash
 
 from ._models import TABLES, AdmAuthor, AdmPost
@@ -68,7 +68,8 @@ def extra_tables() -> tuple[str, ...]:
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path, extra_tables: tuple[str, ...]) -> Iterator[str]:
     """A database with the admin tests' tables created empty, dropped afterwards."""
-    url = f"sqlite:///{tmp_path / 'admin.db'}" if backend == "sqlite" else postgres_url()
+    urls = {"postgresql": postgres_url, "mysql": mysql_url}
+    url = f"sqlite:///{tmp_path / 'admin.db'}" if backend == "sqlite" else urls[backend]()
     engine = create_engine(resolve_urls(url, "test").sync)
     tables = admin_tables(extra_tables)
     Model.metadata.drop_all(engine, tables=tables)

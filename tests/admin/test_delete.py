@@ -73,7 +73,7 @@ def test_the_confirmation_lists_what_is_deleted_with_the_row(site: Site) -> None
     assert count(site, AdmNote) == 2
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_confirming_deletes_the_row_its_cascade_and_its_links(site: Site, backend: str) -> None:
     site.sign_in(ROOT)
 
@@ -107,7 +107,7 @@ def test_a_deletion_is_recorded_for_the_row_and_the_rows_deleted_with_it(site: S
     assert "<h1>History of &lt;b&gt;First&lt;/b&gt;</h1>" in history.text
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_rows_that_need_the_row_block_its_deletion(site: Site, backend: str) -> None:
     site.add(AdmCitation(id=1, article_id=1, source="<u>Nature</u>"))
     site.sign_in(ROOT)

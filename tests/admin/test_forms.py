@@ -145,7 +145,7 @@ def test_the_add_page_draws_each_kind_of_column_with_its_widget(site: Site) -> N
     assert 'name="writer_id"' not in page
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_adding_reads_every_widget_and_stores_the_row(site: Site, backend: str) -> None:
     site.sign_in(ROOT)
 
@@ -283,7 +283,7 @@ def test_ids_that_name_no_row_are_errors_on_their_fields(site: Site) -> None:
     assert article_count(site) == 0
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_a_value_that_must_be_unique_and_is_taken_is_an_error_on_its_field(
     site: Site, backend: str
 ) -> None:
@@ -300,7 +300,7 @@ def test_a_value_that_must_be_unique_and_is_taken_is_an_error_on_its_field(
         assert session.scalar(select(func.count()).select_from(AdmWriter)) == 2
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_renaming_to_a_taken_unique_value_is_an_error_and_changes_nothing(
     site: Site, backend: str
 ) -> None:

@@ -99,7 +99,7 @@ def tables() -> list[Table]:
     ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -120,7 +120,7 @@ def database(backend: str, tmp_path: Path) -> Iterator[Database]:
         if backend == "sqlite":
             url = f"sqlite:///{tmp_path / 'history.db'}"
         else:
-            url = stack.enter_context(scratch_database("postgresql"))
+            url = stack.enter_context(scratch_database(backend))
         engine = create_engine(resolve_urls(url, "test").sync)
         stack.callback(engine.dispose)
         Model.metadata.create_all(engine, tables=tables())

@@ -348,7 +348,7 @@ def select_count(site: Site, articles: int) -> int:
     return sum(statement.lstrip().upper().startswith("SELECT") for statement in statements)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_the_options_of_inline_selects_cost_the_same_queries_for_2_rows_as_for_40(
     make_site: MakeSite, backend: str
 ) -> None:
@@ -446,7 +446,7 @@ def chapters(site: Site) -> tuple[str, list[tuple[int, int, str]]]:
 SAVED_BEFORE = ("First", [(1, 1, "intro"), (2, 2, "end")])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_a_taken_unique_value_in_an_inline_row_is_an_error_beside_it_and_saves_nothing(
     make_site: MakeSite, backend: str
 ) -> None:
@@ -468,7 +468,7 @@ def test_a_taken_unique_value_in_an_inline_row_is_an_error_beside_it_and_saves_n
     )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_two_new_inline_rows_the_database_refuses_together_show_the_error_on_the_row(
     make_site: MakeSite, backend: str
 ) -> None:

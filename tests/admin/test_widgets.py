@@ -47,7 +47,7 @@ def extra_tables() -> tuple[str, ...]:
     return (*FORM_TABLES, "adm_attachment")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -299,8 +299,7 @@ class ListSpec:
         conditions = self._search_conditions(joins, search.strip())
         order = []
         for path, descending in self.ordering:
-            expression = joins.column(path)
-            order.append(expression.desc() if descending else expression.asc())
+            order += _ordered(joins.column(path), descending)
         if self.primary_key is not None:
             order.append(self.primary_key.asc())
         statement = (
@@ -339,11 +338,9 @@ class ListSpec:
                     f"The list cannot be sorted by {_shown(name)}: the sortable columns are "
                     f"{names}. Click a column header to sort by it."
                 )
-            expression = joins.column(column.path)
-            order.append(expression.desc() if sort.startswith("-") else expression.asc())
+            order += _ordered(joins.column(column.path), sort.startswith("-"))
         for path, descending in self.ordering:
-            expression = joins.column(path)
-            order.append(expression.desc() if descending else expression.asc())
+            order += _ordered(joins.column(path), descending)
         if self.primary_key is not None:
             # The key last, so that rows equal in every sorted column keep one order,
             # and no row shows on two pages.
@@ -421,3 +418,15 @@ def parameters_for(params: Mapping[str, str], **changes: str | None) -> dict[str
         else:
             merged[name] = value
     return merged
+
+
+def _ordered(expression: Any, descending: bool) -> list[Any]:
+    """Return the ORDER BY terms of ``expression``, NULL as its smallest value on every database.
+
+    SQLite and MariaDB sort NULL first going up; PostgreSQL sorts it last.
+    ``IS NULL`` first makes them agree, a related column's missing rows included.
+    """
+    is_null = expression.is_(None)
+    if descending:
+        return [is_null.asc(), expression.desc()]
+    return [is_null.desc(), expression.asc()]
