@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
 from carboy.admin import Inline, ModelAdmin
@@ -617,6 +617,35 @@ def test_the_history_page_lists_each_change_escaped(site: Site) -> None:
         '<tr><th scope="row">Title</th><td>First</td><td>&lt;script&gt;x&lt;/script&gt;</td></tr>'
     ) in page
     assert "<script>x" not in page
+
+
+def test_the_history_page_names_related_rows_and_says_when_in_utc(site: Site) -> None:
+    site.add(AdmWriter(id=3, name="Gone <b>"))
+    an_article(site, writer_id=3)
+    site.sign_in(ROOT)
+    send(site, "/admin/adm_article/1/", {"title": "First", "writer": "1", "tags": ["1"]})
+    send(site, "/admin/adm_article/1/", {"title": "First", "writer": "2", "tags": ["1", "2"]})
+    with site.db.session() as session:
+        session.execute(delete(AdmWriter).where(AdmWriter.id == 3))
+        session.commit()
+        times = [entry.action_time for entry in history_of(session, AdmArticle, 1)]
+
+    page = site.client.get("/admin/adm_article/1/history/", headers=HTML).text
+
+    rows = re.findall(
+        r'<tr><th scope="row">(Writer|Tags)</th><td>(.*?)</td><td>(.*?)</td></tr>', page
+    )
+    assert rows == [
+        ("Writer", "Ada", "Grace"),
+        ("Tags", "python", "python, sql"),
+        ("Writer", "3", "Ada"),
+        ("Tags", "-", "python"),
+    ]
+    for moment in times:
+        shown = f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+        assert f'<time datetime="{moment.isoformat()}">{shown}</time>' in page
+    dashboard = site.client.get("/admin/", headers=HTML).text
+    assert f'<time datetime="{times[0].isoformat()}">{shown}</time>' in dashboard
 
 
 def test_the_edit_page_never_shows_a_password_and_its_history_masks_it(

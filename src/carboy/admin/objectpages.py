@@ -26,12 +26,14 @@ permission, as an attachment that browsers never sniff or show in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import UniqueConstraint, func, select
+from sqlalchemy import Column, UniqueConstraint, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +54,7 @@ from carboy.admin.inlineforms import (
 )
 from carboy.admin.inlines import InlineTable, inline_tables
 from carboy.admin.listing import display_value
-from carboy.admin.modelforms import ModelForm, integer_bound
+from carboy.admin.modelforms import FormField, ModelForm, integer_bound
 from carboy.admin.options import ModelAdmin, label_of
 from carboy.auth import has_permission, model_permission
 from carboy.db import atomic
@@ -536,25 +538,34 @@ class ObjectPages:
             name = str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
         else:
             name = entries[0].object_repr
-        rows = [
-            {
-                "time": entry.action_time.strftime("%Y-%m-%d %H:%M:%S"),
-                "iso": entry.action_time.isoformat(),
-                "user": entry.user_repr or "Someone",
-                "action": entry.action,
-                "message": entry.message,
-                "changes": [
+        model_form = self.model_form(model_admin)
+        names = await session.run_sync(_related_names, model_form, entries)
+        rows = []
+        for entry in entries:
+            changes = []
+            for change in entry.changes or []:
+                if not isinstance(change, dict):
+                    continue
+                field = model_form.name_of(str(change.get("field", "")))
+                known = model_form.fields.get(field)
+                labels = names.get(field, {})
+                changes.append(
                     {
-                        "field": label_of(str(change.get("field", ""))),
-                        "old": _shown(change.get("old")),
-                        "new": _shown(change.get("new")),
+                        "field": known.label if known is not None else label_of(field),
+                        "old": _named(change.get("old"), labels, known),
+                        "new": _named(change.get("new"), labels, known),
                     }
-                    for change in entry.changes or []
-                    if isinstance(change, dict)
-                ],
-            }
-            for entry in entries
-        ]
+                )
+            rows.append(
+                {
+                    "time": format_time(entry.action_time),
+                    "iso": entry.action_time.isoformat(),
+                    "user": entry.user_repr or "Someone",
+                    "action": entry.action,
+                    "message": entry.message,
+                    "changes": changes,
+                }
+            )
         return self.pages._render(
             request,
             "history.html",
@@ -581,6 +592,67 @@ def _identity(obj: Any) -> Any:
     """Return the primary key of a stored row."""
     identity = sa_inspect(obj).identity
     return identity[0] if identity else None
+
+
+def format_time(moment: datetime) -> str:
+    """Return a recorded time as people read it, in UTC: ``21 Nov 2026, 17:35 UTC``."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def _related_names(
+    session: Session, model_form: ModelForm, entries: Sequence[Any]
+) -> dict[str, dict[str, str]]:
+    """Return the names of the related rows the entries' changes point at, by field and id.
+
+    One query per related model, whatever the number of entries; a row
+    deleted since keeps showing its id.
+    """
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        for change in entry.changes or []:
+            if not isinstance(change, dict):
+                continue
+            field = model_form.fields.get(model_form.name_of(str(change.get("field", ""))))
+            if field is None or not field.is_related:
+                continue
+            for value in (change.get("old"), change.get("new")):
+                values = value if isinstance(value, list) else [value]
+                found = wanted.setdefault(field.name, set())
+                found.update(str(item) for item in values if item is not None)
+    names: dict[str, dict[str, str]] = {}
+    for name, idents in wanted.items():
+        field = model_form.fields[name]
+        key = field.related_key
+        if not idents or key is None or field.related_model is None:
+            continue
+        parsed = _parse_known(idents, key)
+        if not parsed:
+            continue
+        rows = session.scalars(select(field.related_model).where(key.in_(parsed)))
+        names[name] = {str(getattr(row, key.key)): str(row) for row in rows}
+    return names
+
+
+def _parse_known(idents: set[str], key: Column[Any]) -> list[Any]:
+    """Return the ids of ``idents`` that fit the key's type, leaving the others out."""
+    python_type: Any = str
+    with contextlib.suppress(NotImplementedError):
+        python_type = key.type.python_type
+    parsed = []
+    for ident in idents:
+        with contextlib.suppress(ValueError, TypeError):
+            parsed.append(python_type(ident))
+    return parsed
+
+
+def _named(value: Any, labels: dict[str, str], field: FormField | None) -> str:
+    """Return a change's value as text, related ids as the related rows' names."""
+    if field is None or not field.is_related or value is None:
+        return _shown(value)
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(labels.get(str(item), str(item)) for item in values) or "-"
 
 
 def _shown(value: Any) -> str:

@@ -45,7 +45,7 @@ from carboy.admin.deletion import Deletion, plan_deletion
 from carboy.admin.history import recent_actions, record_change, snapshot
 from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
-from carboy.admin.objectpages import ObjectPages
+from carboy.admin.objectpages import ObjectPages, format_time
 from carboy.admin.options import DELETE_SELECTED, ModelAdmin
 from carboy.auth import authenticate, has_permission, login, logout, model_permission
 from carboy.auth.forms import LoginForm, LogoutForm
@@ -234,7 +234,11 @@ class _Pages:
         return self._render(
             request,
             "index.html",
-            {"sections": sorted(sections.items()), "recent_actions": recent},
+            {
+                "sections": sorted(sections.items()),
+                "recent_actions": recent,
+                "format_time": format_time,
+            },
         )
 
     # List page ----------------------------------------------------------------
