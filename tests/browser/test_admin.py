@@ -323,7 +323,7 @@ def test_a_superuser_manages_the_blog_through_a_whole_admin_session(
     entries = page.locator("section.history-entry")
     expect(entries.get_by_role("heading", level=2)).to_have_text(
         [
-            re.compile(rf"^change by {ROOT}, \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d$"),
+            re.compile(rf"^change by {ROOT}, \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}}, \d\d:\d\d UTC$"),
             re.compile(rf"^change by {ROOT}, "),
             re.compile(rf"^add by {ROOT}, "),
         ]
@@ -334,8 +334,12 @@ def test_a_superuser_manages_the_blog_through_a_whole_admin_session(
     ]
     expect(entries.nth(1)).to_contain_text("Publish selected")
     assert ["Published", "No", "Yes"] in table_rows(entries.nth(1))
+    published_at = table_rows(entries.nth(1))[1]
+    assert published_at[:2] == ["Published at", "-"]
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", published_at[2])
     assert ["Title", "-", "A compiler for everyone"] in table_rows(entries.nth(2))
-    assert ["Tags", "-", '["Compilers", "Navy"]'] in table_rows(entries.nth(2))
+    assert ["Tags", "-", "Compilers, Navy"] in table_rows(entries.nth(2))
+    assert ["Author", "-", "Grace Hopper"] in table_rows(entries.nth(2))
     shot("history")
 
     # Delete in bulk, after the confirmation page ----------------------------------------------

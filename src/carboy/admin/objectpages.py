@@ -649,6 +649,9 @@ def _parse_known(idents: set[str], key: Column[Any]) -> list[Any]:
 
 def _named(value: Any, labels: dict[str, str], field: FormField | None) -> str:
     """Return a change's value as text, related ids as the related rows' names."""
+    if field is not None and field.kind == "datetime" and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return format_time(datetime.fromisoformat(value))
     if field is None or not field.is_related or value is None:
         return _shown(value)
     values = value if isinstance(value, list) else [value]
