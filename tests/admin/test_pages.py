@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
+from carboy.admin import action
 from carboy.admin.history import history_of, record
 from carboy.admin.pages import NO_SELECTION, NOT_STAFF, STAFF_ONLY
 from carboy.auth.pages import LOGIN_FAILED
@@ -255,6 +258,50 @@ def test_a_custom_action_is_recorded_for_each_row_it_changed(site: Site) -> None
     assert unchanged == []
     assert (entry.action, entry.message) == ("change", "Publish the selected posts")
     assert entry.changes == [{"field": "is_published", "old": False, "new": True}]
+
+
+class PurgingPostAdmin(PostAdmin):
+    actions = ("delete_selected", "publish", "purge_drafts")
+
+    @action(label="Delete the drafts among them", permission="delete")
+    async def purge_drafts(self, request: Any, session: Any, posts: list[AdmPost]) -> None:
+        for post in posts:
+            if post.is_published:
+                post.title = post.title + " (kept)"
+            else:
+                await session.delete(post)
+        await session.flush()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_a_custom_action_that_deletes_rows_records_deletions(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = make_site({AdmPost: PurgingPostAdmin, AdmAuthor: None})
+    authors_and_posts(site)
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    site.sign_in(ROOT)
+    with site.db.session() as session:
+        drafts = sorted(session.scalars(select(AdmPost.id).where(~AdmPost.is_published)))
+        title = session.scalar(select(AdmPost.title).where(AdmPost.id == 1))
+    assert drafts == [3, 4, 5]
+
+    response = site.client.post(
+        "/admin/adm_post/actions", data=action_form(site, "purge_drafts", 1, 3)
+    )
+
+    assert response.status_code == 303
+    assert post_ids(site) == [1, 2, 4, 5]
+    with site.db.session() as session:
+        (deleted,) = history_of(session, AdmPost, 3)
+        (kept,) = history_of(session, AdmPost, 1)
+    assert (deleted.action, deleted.message) == ("delete", "Delete the drafts among them")
+    assert {"field": "id", "old": 3, "new": None} in deleted.changes
+    assert {"field": "is_published", "old": False, "new": None} in deleted.changes
+    assert (kept.action, kept.changes) == (
+        "change",
+        [{"field": "title", "old": title, "new": f"{title} (kept)"}],
+    )
 
 
 def test_a_bulk_action_without_the_csrf_token_is_refused(site: Site) -> None:

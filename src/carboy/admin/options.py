@@ -73,6 +73,13 @@ def action(*, label: str | None = None, permission: str = "change") -> Callable[
     It may return a response (a download, a page); otherwise the list page
     is shown again with a message.
 
+    The history records what the action did to the selected rows through
+    the session, with the action's label: each row it deleted
+    (``session.delete``) as a deletion, each other row as a change of the
+    columns it changed. Bulk ``update()``/``delete()`` statements and rows
+    that were not selected are not seen; record those with
+    ``carboy.admin.history.record``.
+
     Args:
         label: What the action menu shows; the method's name in words by default.
         permission: Which of the model's permissions (``view``, ``add``,

@@ -42,7 +42,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carboy._callables import run_callable
 from carboy.admin._paths import primary_key_of
 from carboy.admin.deletion import Deletion, plan_deletion
-from carboy.admin.history import recent_actions, record_change, snapshot
+from carboy.admin.history import (
+    DELETE,
+    changes_between,
+    recent_actions,
+    record,
+    record_change,
+    snapshot,
+)
 from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
 from carboy.admin.objectpages import ObjectPages, format_time
@@ -439,8 +446,14 @@ class _Pages:
         method = getattr(model_admin, info.name)
         befores = [snapshot(obj) for obj in objects]
         outcome = await run_callable(method, request, session, objects)
+        # The selected rows the action deleted are recorded as deletions, the
+        # others as changes of the columns it changed.
         for obj, before in zip(objects, befores, strict=True):
-            if sa_inspect(obj).persistent and obj not in session.deleted:
+            state = sa_inspect(obj)
+            if obj in session.deleted or state.deleted or state.was_deleted:
+                gone = changes_between(before, {})
+                await record(session, request.user, DELETE, obj, gone, message=info.label)
+            elif state.persistent:
                 await record_change(session, request.user, obj, before, message=info.label)
         if isinstance(outcome, Response):
             return outcome
