@@ -56,6 +56,7 @@ from carboy.admin.inlines import InlineTable, inline_tables
 from carboy.admin.listing import display_value
 from carboy.admin.modelforms import FormField, ModelForm, integer_bound
 from carboy.admin.options import ModelAdmin, label_of
+from carboy.admin.users import is_user_model
 from carboy.auth import has_permission, model_permission
 from carboy.db import atomic
 from carboy.exceptions import HTTPException
@@ -199,6 +200,9 @@ class ObjectPages:
             request, session, model_admin, None, allowed["add"], is_sent=True
         )
         obj = model_admin.model()
+        if is_user_model(model_admin.model):
+            # Nobody signs in as the new user until a password is set on its page.
+            obj.set_unusable_password()
         name = await self._save(request, session, model_form, form, names, obj, None, formsets)
         if name is None:
             return await self._form_page(
@@ -212,6 +216,16 @@ class ObjectPages:
                 UNPROCESSABLE,
                 formsets=formsets,
             )
+        if is_user_model(model_admin.model):
+            key = primary_key_of(model_admin.model)
+            pk = getattr(obj, key.key) if key is not None else None
+            flash(
+                request,
+                f"The {model_admin.verbose_name} “{name}” was added. "
+                "Set a password for them below.",
+                "success",
+            )
+            return RedirectResponse(self.admin.url(table, pk, "password"), SEE_OTHER)
         return await self._saved(request, model_admin, obj, name, "added")
 
     async def change(
@@ -409,6 +423,11 @@ class ObjectPages:
                     "object": self.admin.url(table, pk) if pk is not None else None,
                     "history": self.admin.url(table, pk, "history") if pk is not None else None,
                     "delete": self.admin.url(table, pk, "delete") if pk is not None else None,
+                    "password": (
+                        self.admin.url(table, pk, "password")
+                        if pk is not None and is_user_model(model_admin.model)
+                        else None
+                    ),
                 },
             },
             status_code=status_code,

@@ -12,6 +12,7 @@
     GET  POST  /admin/<table>/<pk>/          edit (or view) a row   admin:object
     GET  POST  /admin/<table>/<pk>/delete/   delete a row           admin:delete
     GET        /admin/<table>/<pk>/history/  a row's history        admin:history
+    GET  POST  /admin/<table>/<pk>/password/ set a user's password  admin:password
 
 Every page but sign-in and sign-out is for active staff: anybody else is
 sent to the admin's sign-in page, and a signed-in user who is not staff gets
@@ -54,6 +55,7 @@ from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
 from carboy.admin.objectpages import ObjectPages, format_time
 from carboy.admin.options import DELETE_SELECTED, ModelAdmin
+from carboy.admin.users import PasswordPage
 from carboy.auth import authenticate, has_permission, login, logout, model_permission
 from carboy.auth.forms import LoginForm, LogoutForm
 from carboy.auth.models import AbstractUser
@@ -157,6 +159,7 @@ def admin_router(admin: Admin) -> Router:
     add("/{table}/{pk}/delete/", objects.delete, "delete", both)
     add("/{table}/{pk}/history/", objects.history, "history")
     add("/{table}/{pk}/file/{field}/", objects.download, "file")
+    add("/{table}/{pk}/password/", PasswordPage(objects).password, "password", both)
     return router
 
 
