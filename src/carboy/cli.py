@@ -525,8 +525,7 @@ def new(name: str, minimal: bool) -> None:
         steps = "pip install -e '.[dev]'\n  carboy run"
     else:
         steps = (
-            "pip install -e '.[dev]'\n  carboy db migrate\n  carboy createsuperuser\n"
-            "  carboy run"
+            "pip install -e '.[dev]'\n  carboy db migrate\n  carboy createsuperuser\n  carboy run"
         )
     click.echo(f"Created the project {name} in {target.resolve()}. Next:\n\n  cd {name}\n  {steps}")
 

@@ -95,7 +95,9 @@ def app(pytestconfig: pytest.Config, _carboy_database_url: str) -> Any:
     try:
         found = find_app(spec)
     except click.ClickException as exc:
-        raise pytest.UsageError(f"carboy's app fixture could not load {spec}: {exc.message}")
+        raise pytest.UsageError(
+            f"carboy's app fixture could not load {spec}: {exc.message}"
+        ) from None
     database = _database_of(found.app)
     if database is not None:
         _prepare(database)
@@ -123,13 +125,12 @@ async def async_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def db_session(app: Any) -> Iterator[Session]:
     """A session in a transaction rolled back after the test, shared with the app's requests."""
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import sessionmaker
 
     database = _database_of(app)
     if database is None:
         raise pytest.UsageError(
-            "The db_session fixture needs an app with carboy.db's Database among its "
-            "extensions."
+            "The db_session fixture needs an app with carboy.db's Database among its extensions."
         )
     connection = database.engine.connect()
     transaction = connection.begin()
@@ -161,7 +162,8 @@ def _database_of(app: Any) -> Database | None:
         return None
     for extension in getattr(app, "extensions", {}).values():
         if isinstance(extension, module.Database):
-            return extension
+            database: Database = extension
+            return database
     return None
 
 

@@ -83,7 +83,9 @@ def create_project(name: str, target: Path, *, minimal: bool = False) -> list[Pa
     return sorted(written)
 
 
-def _copy(source: Traversable, target: Path, relative: Path, name: str, written: list[Path]) -> None:
+def _copy(
+    source: Traversable, target: Path, relative: Path, name: str, written: list[Path]
+) -> None:
     for entry in sorted(source.iterdir(), key=lambda entry: entry.name):
         if entry.name == "__pycache__":
             continue
