@@ -217,13 +217,15 @@ def test_a_new_project_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "carboy db migrate" in run_block and "carboy run" in run_block
     sh("carboy db migrate", site)
     port = _free_port()
-    server = subprocess.Popen(
-        [str(bin_dir / "carboy"), "run", "--port", str(port)],
-        cwd=site,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [str(bin_dir / "carboy"), "run", "--port", str(port)],
+            cwd=site,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -232,7 +234,7 @@ def test_a_new_project_in_a_fresh_venv(tmp_path: Path) -> None:
                 home = httpx.get(base + "/")
                 break
             except httpx.TransportError:
-                assert server.poll() is None, "carboy run exited early"
+                assert server.poll() is None, f"carboy run exited: {log_path.read_text()}"
                 assert time.monotonic() < deadline, "carboy run did not answer in 30 s"
                 time.sleep(0.2)
         assert home.status_code == 200
