@@ -60,9 +60,8 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         for name in [name for name in os.environ if name.startswith("CARBOY_")]:
             patch.delenv(name)
         patch.setenv("PYTHONPATH", SRC, prepend=os.pathsep)
-        return pytester.runpytest_subprocess(
-            "-p", "carboy.pytest_plugin", "-p", "no:cacheprovider", *args
-        )
+        # The plugin loads from its pytest11 entry point, as in a user's project.
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
 def test_db_session_rolls_back_rows_made_directly_and_through_client(
