@@ -159,6 +159,56 @@ def test_the_readme_auth_snippet_runs(tmp_path: Path, monkeypatch: pytest.Monkey
         assert client.post("/posts/1/publish").status_code == 401
 
 
+def test_the_readme_admin_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from carboy.auth.hashers import make_password
+    from carboy.db import Model
+    from carboy.testing import TestClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CARBOY_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CARBOY_SECRET_KEY", "readme-test-key")
+    snippet = re.findall(r"```python\n(.*?)```", README, re.S)[4]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "README.md", "exec", dont_inherit=True), namespace)
+    app = namespace["app"]
+    db = app.extensions["db"]  # type: ignore[attr-defined]
+    tables = [Model.metadata.tables[name] for name in ("book", "review")]
+    try:
+        Model.metadata.create_all(db.engine)
+        with db.session() as session:
+            user = namespace["User"](  # type: ignore[operator]
+                email="root@example.com",
+                password=make_password("a long password"),
+                is_staff=True,
+                is_superuser=True,
+            )
+            session.add_all([user, namespace["Book"](title="Dune")])  # type: ignore[operator]
+            session.commit()
+        html = {"accept": "text/html"}
+        with TestClient(app) as client:  # type: ignore[arg-type]
+            login = client.get("/admin/login", headers=html).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+            signed_in = client.post(
+                "/admin/login",
+                data={
+                    "email": "root@example.com",
+                    "password": "a long password",
+                    "csrf_token": token,
+                },
+            )
+            assert signed_in.status_code == 303
+            listing = client.get("/admin/book/?q=dune", headers=html).text
+            assert ">Dune</a>" in listing
+            assert '<option value="out_of_print">Mark out of print</option>' in listing
+            edit = client.get("/admin/book/1/", headers=html).text
+            assert 'name="review-0-text"' in edit
+            assert client.get("/admin/auth_user/", headers=html).status_code == 200
+    finally:
+        Model.metadata.drop_all(db.engine)
+        for table in tables:
+            Model.metadata.remove(table)
+
+
 BLOG_COMMAND = (
     "pip install -e '.[sqlite,auth]' && cd examples/blog && carboy db migrate && "
     "carboy db load seed.json && CARBOY_SUPERUSER_PASSWORD=blog-admin-password "
