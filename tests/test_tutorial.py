@@ -1,0 +1,292 @@
+"""The tutorial in docs/tutorial, built for real, chapter by chapter.
+
+A project is made in a tmp folder by the tutorial's own ``carboy new``
+command, then every chapter is applied in order as docs/tutorial/README.md
+describes: a code block whose first line names a file writes that file, a
+``diff`` block edits one, an ``sh`` block's commands run (each ``carboy``
+command as a fresh process of this interpreter), and an ``http`` request
+block is sent to the app and its answer compared with the ``http`` response
+block after it. After each chapter the project is checked from the inside
+(tests/_tutorial_driver.py): pages, rows, the API, the admin, and at the end
+the project's own tests. Another test proves that no block is left out.
+
+The chapters build on each other, so the project is built once per module
+and each test first brings it up to its chapter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html import unescape
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIAL = ROOT / "docs" / "tutorial"
+DRIVER = Path(__file__).resolve().parent / "_tutorial_driver.py"
+PROJECT = "mysite"
+SUPERUSER_PASSWORD = "tutorial-admin-password-1"
+# A command is one fresh interpreter; on a loaded CI machine one takes a few seconds.
+STEP_TIMEOUT = 120
+
+# Commands the tutorial shows that the test does not run, and why.
+NOT_RUN = {
+    # carboy is installed in the interpreter that runs the tests already.
+    "pip install -e '.[dev]'": "installed",
+    # A server that never returns; the pages are requested through TestClient instead.
+    "carboy run": "server",
+}
+
+BLOCK = re.compile(
+    r"(?P<marker><!-- (?P<mark>[a-z-]+) -->\n)?^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
+)
+# The first line of a block that is a whole file: a comment naming it.
+FILE_COMMENT = re.compile(r"^(?:#|\{#|<!--)\s*(?P<path>mysite/[\w./-]+)\s*(?:#\}|-->)?$")
+
+
+@dataclass
+class Block:
+    """One fenced block of a chapter."""
+
+    chapter: str
+    language: str
+    body: str
+    mark: str | None
+    line: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.chapter}:{self.line}"
+
+
+def blocks_of(chapter: Path) -> list[Block]:
+    """Return the fenced blocks of a chapter, in order, with the mark before each."""
+    text = chapter.read_text(encoding="utf-8")
+    return [
+        Block(
+            chapter=chapter.name,
+            language=found.group("info").strip().split(" ")[0],
+            body=found.group("body"),
+            mark=found.group("mark"),
+            line=text.count("\n", 0, found.start("info")) + 1,
+        )
+        for found in BLOCK.finditer(text)
+    ]
+
+
+def chapters() -> list[Path]:
+    return sorted(TUTORIAL.glob("[0-9][0-9]-*.md"))
+
+
+def file_path_of(block: Block) -> str | None:
+    """Return the ``mysite/...`` path a block's first line names, if it names one."""
+    first = block.body.split("\n", 1)[0].strip()
+    found = FILE_COMMENT.match(first)
+    return found.group("path") if found else None
+
+
+def apply_diff(target: Path, block: Block) -> None:
+    """Apply a ``diff`` block: each hunk's old lines must occur exactly once in the file.
+
+    A hunk of added lines only is added at the end of the file.
+    """
+    lines = block.body.rstrip("\n").split("\n")
+    assert lines[0].startswith("--- "), f"{block.where}: a diff starts with '--- mysite/...'"
+    text = target.read_text(encoding="utf-8")
+    hunks: list[list[str]] = [[]]
+    for line in lines[1:]:
+        if line.startswith("@@"):
+            hunks.append([])
+        else:
+            hunks[-1].append(line)
+    for hunk in (hunk for hunk in hunks if hunk):
+        old = [line[1:] for line in hunk if line[:1] in (" ", "-") or line == ""]
+        new = [line[1:] for line in hunk if line[:1] in (" ", "+") or line == ""]
+        bad = [line for line in hunk if line and line[0] not in " +-"]
+        assert not bad, f"{block.where}: diff lines must start with ' ', '+' or '-': {bad}"
+        if all(line.startswith("+") for line in hunk if line):
+            text = text.rstrip("\n") + "\n" + "\n".join(new).rstrip("\n") + "\n"
+            continue
+        before, after = "\n".join(old) + "\n", "\n".join(new) + "\n"
+        count = text.count(before)
+        assert count == 1, (
+            f"{block.where}: the lines to change occur {count} times in {target.name}, "
+            f"not once:\n{before}"
+        )
+        text = text.replace(before, after)
+    target.write_text(text, encoding="utf-8")
+
+
+def is_response(block: Block) -> bool:
+    return block.language == "http" and block.body.startswith("HTTP/")
+
+
+def parse_request(block: Block) -> dict[str, Any]:
+    """Return the driver step of an ``http`` request block: ``METHOD /path``, headers, body."""
+    head, _, body = block.body.partition("\n\n")
+    request_line, *header_lines = head.strip("\n").split("\n")
+    method, path, *_ = request_line.split(" ")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    step: dict[str, Any] = {"method": method, "path": path, "headers": headers}
+    if body.strip():
+        step["json"] = json.loads(body)
+        headers.pop("Content-Type", None)
+    return step
+
+
+def compare_response(block: Block, seen: dict[str, Any]) -> None:
+    """Assert that the app answered what an ``http`` response block shows."""
+    head, _, body = block.body.partition("\n\n")
+    status_line, *header_lines = head.strip("\n").split("\n")
+    _, status, reason = status_line.split(" ", 2)
+    shown = f"{status} {reason}"
+    assert f"{seen['status']} {seen['reason']}" == shown, f"{block.where}\n{seen['text']}"
+    for line in header_lines:
+        name, value = line.split(": ", 1)
+        assert seen["headers"].get(name.lower()) == value, f"{block.where}: {name}"
+    if body.strip():
+        assert json.loads(seen["text"]) == json.loads(body), f"{block.where}\n{seen['text']}"
+    else:
+        assert seen["text"] == "", block.where
+
+
+def carboy_env() -> dict[str, str]:
+    """Return the environment of the project's processes: this carboy, no CARBOY_* of ours."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CARBOY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    # The plugin is found by its pytest11 entry point once carboy is installed
+    # from this tree; an older installed copy of carboy does not declare it.
+    plugins = {point.value for point in entry_points(group="pytest11")}
+    if "carboy.pytest_plugin" not in plugins:
+        env["PYTEST_PLUGINS"] = "carboy.pytest_plugin"
+    return env
+
+
+@dataclass
+class Tutorial:
+    """The project of the tutorial, in a tmp folder, and how far it has been built."""
+
+    base: Path
+    cwd: Path
+    done: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def project(self) -> Path:
+        return self.base / PROJECT
+
+    def run(self, command: str) -> str:
+        """Run one shell command of the tutorial; return its output."""
+        if command in NOT_RUN:
+            return ""
+        variables: dict[str, str] = {}
+        words = shlex.split(command)
+        while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+            name, _, value = words.pop(0).partition("=")
+            variables[name] = value
+        if words[0] == "cd":
+            self.cwd = (self.cwd / words[1]).resolve()
+            return ""
+        if words[0] == "carboy":
+            argv = [sys.executable, "-c", "from carboy.cli import main; main(prog_name='carboy')"]
+            argv += words[1:]
+        elif words[:3] == ["python", "-m", "pytest"]:
+            argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *words[3:]]
+        else:
+            raise AssertionError(f"The tutorial runs a command the test does not know: {command}")
+        done = subprocess.run(
+            argv,
+            cwd=self.cwd,
+            env={**carboy_env(), **variables},
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 0, f"{command} failed in {self.cwd}:\n{output}"
+        self.outputs[command] = output
+        return output
+
+    def drive(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run driver steps in the project folder; return what each saw."""
+        done = subprocess.run(
+            [sys.executable, str(DRIVER)],
+            cwd=self.project,
+            env=carboy_env(),
+            input=json.dumps(steps),
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        results: list[dict[str, Any]] = json.loads(done.stdout)
+        return results
+
+    def apply(self, chapter: Path) -> None:
+        """Apply a chapter's blocks in order."""
+        blocks = blocks_of(chapter)
+        for index, block in enumerate(blocks):
+            if block.mark == "illustration":
+                continue
+            if block.language == "sh":
+                for command in block.body.strip().split("\n"):
+                    self.run(command.strip())
+            elif block.language == "diff":
+                path = block.body.split("\n", 1)[0].removeprefix("--- ").strip()
+                apply_diff(self.base / path, block)
+            elif block.language == "http" and not is_response(block):
+                follower = blocks[index + 1] if index + 1 < len(blocks) else None
+                assert follower is not None and is_response(follower), (
+                    f"{block.where}: a request block is followed by its response block"
+                )
+                (seen,) = self.drive([parse_request(block)])
+                compare_response(follower, seen)
+            elif block.language == "http":
+                continue
+            else:
+                path = file_path_of(block)
+                assert path is not None, f"{block.where}: the block names no file"
+                target = self.base / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.body, encoding="utf-8")
+        self.done.append(chapter.name)
+
+    def through(self, prefix: str) -> None:
+        """Apply every chapter not applied yet, up to the one named ``prefix-*.md``."""
+        for chapter in chapters():
+            if chapter.name not in self.done:
+                self.apply(chapter)
+            if chapter.name.startswith(prefix):
+                return
+        raise AssertionError(f"There is no chapter {prefix}-*.md")
+
+
+@pytest.fixture(scope="module")
+def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tutorial]:
+    base = tmp_path_factory.mktemp("tutorial")
+    yield Tutorial(base=base, cwd=base)
+
+
+def get(path: str, **options: Any) -> dict[str, Any]:
+    return {"method": "GET", "path": path, **options}
+
+
+def post(path: str, data: dict[str, str], **options: Any) -> dict[str, Any]:
+    return {"method": "POST", "path": path, "data": data, "csrf": True, **options}
+
+
+def sql(statement: str, **params: Any) -> dict[str, Any]:
+    return {"sql": statement, "params": params}
