@@ -149,16 +149,15 @@ def compare_response(block: Block, seen: dict[str, Any]) -> None:
     """Assert that the app answered what an ``http`` response block shows."""
     head, _, body = block.body.partition("\n\n")
     status_line, *header_lines = head.strip("\n").split("\n")
-    _, status, reason = status_line.split(" ", 2)
-    shown = f"{status} {reason}"
-    assert f"{seen['status']} {seen['reason']}" == shown, f"{block.where}\n{seen['text']}"
+    # The reason phrase is for the reader; the code is what the app answers.
+    _, status, _ = status_line.split(" ", 2)
+    assert seen["status"] == int(status), f"{block.where}\n{seen['text']}"
     for line in header_lines:
         name, value = line.split(": ", 1)
         assert seen["headers"].get(name.lower()) == value, f"{block.where}: {name}"
+    # A block that shows no body (an HTML page) is compared by its status and headers.
     if body.strip():
         assert json.loads(seen["text"]) == json.loads(body), f"{block.where}\n{seen['text']}"
-    else:
-        assert seen["text"] == "", block.where
 
 
 def carboy_env() -> dict[str, str]:
@@ -238,12 +237,20 @@ class Tutorial:
     def apply(self, chapter: Path) -> None:
         """Apply a chapter's blocks in order."""
         blocks = blocks_of(chapter)
+        last_output = ""
         for index, block in enumerate(blocks):
             if block.mark == "illustration":
                 continue
             if block.language == "sh":
                 for command in block.body.strip().split("\n"):
-                    self.run(command.strip())
+                    last_output = self.run(command.strip())
+            elif block.mark == "output":
+                # Each line shown is a line of the output; revision ids are random.
+                for line in block.body.strip().split("\n"):
+                    pattern = re.sub(r"[0-9a-f]{12}", "[0-9a-f]{12}", re.escape(line))
+                    assert re.search(f"^{pattern}$", last_output, re.MULTILINE), (
+                        f"{block.where}: {line!r} is not in the output:\n{last_output}"
+                    )
             elif block.language == "diff":
                 path = block.body.split("\n", 1)[0].removeprefix("--- ").strip()
                 apply_diff(self.base / path, block)
@@ -290,3 +297,207 @@ def post(path: str, data: dict[str, str], **options: Any) -> dict[str, Any]:
 
 def sql(statement: str, **params: Any) -> dict[str, Any]:
     return {"sql": statement, "params": params}
+
+
+def has_carboy_new() -> bool:
+    """Return whether this carboy has the ``carboy new`` command the tutorial starts with."""
+    from carboy.cli import main
+
+    return "new" in main.list_commands(None)  # type: ignore[arg-type]
+
+
+# Every test but the first builds on `carboy new`; until the command exists
+# they are expected to fail (strictly: once it lands, an xfail that passes
+# fails the suite, so the mark has to go).
+needs_new = pytest.mark.xfail(
+    not has_carboy_new(), reason="carboy new is not in this tree yet", strict=True
+)
+
+
+def test_every_block_of_the_tutorial_is_applied_or_marked_as_an_illustration() -> None:
+    unchecked = []
+    for chapter in chapters():
+        for block in blocks_of(chapter):
+            if block.mark in ("illustration", "output") or block.language in ("sh", "http"):
+                continue
+            if block.language == "diff":
+                if not block.body.startswith(f"--- {PROJECT}/"):
+                    unchecked.append(block.where)
+            elif file_path_of(block) is None:
+                unchecked.append(block.where)
+
+    assert [chapter.name for chapter in chapters()] == [
+        "01-start.md",
+        "02-model.md",
+        "03-page.md",
+        "04-form.md",
+        "05-api.md",
+        "06-admin.md",
+        "07-tests.md",
+    ]
+    assert unchecked == []
+
+
+def test_the_top_level_readme_links_to_the_tutorial() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert "(docs/tutorial/README.md)" in readme
+
+
+@needs_new
+def test_01_start_makes_a_project_that_serves_its_home_page_and_admin(tutorial: Tutorial) -> None:
+    tutorial.through("01")
+
+    home, admin, users = tutorial.drive(
+        [get("/"), get("/admin/"), sql("SELECT email, is_superuser FROM auth_user")]
+    )
+
+    assert home["status"] == 200
+    assert "<!doctype html>" in home["text"].lower()
+    assert admin["status"] == 303
+    assert admin["headers"]["location"] == "/admin/login?next=/admin/"
+    assert users["rows"] == [["admin@example.com", True]]
+    assert " passed" in tutorial.outputs["python -m pytest"]
+
+
+@needs_new
+def test_02_model_writes_and_applies_a_migration_of_the_note_table(tutorial: Tutorial) -> None:
+    tutorial.through("02")
+
+    migrations = list((tutorial.project / "migrations" / "versions").glob("*_add_notes.py"))
+    (columns,) = tutorial.drive([sql("SELECT name FROM pragma_table_info('note') ORDER BY cid")])
+
+    assert len(migrations) == 1
+    assert 'op.create_table(\n        "note"' in migrations[0].read_text(encoding="utf-8")
+    assert sorted(row[0] for row in columns["rows"]) == [
+        "body",
+        "created_at",
+        "id",
+        "pinned",
+        "title",
+        "updated_at",
+    ]
+
+
+@needs_new
+def test_03_page_lists_the_notes_and_shows_one_or_a_404(tutorial: Tutorial) -> None:
+    tutorial.through("03")
+
+    _, _, listing, detail, missing, not_a_number = tutorial.drive(
+        [
+            sql(
+                "INSERT INTO note (title, body, pinned, created_at, updated_at) "
+                "VALUES ('Old', 'first', 0, '2026-01-01', '2026-01-01')"
+            ),
+            sql(
+                "INSERT INTO note (title, body, pinned, created_at, updated_at) "
+                "VALUES ('<script>x</script>', 'a & b', 1, '2026-01-02', '2026-01-02')"
+            ),
+            get("/notes"),
+            get("/notes/2"),
+            get("/notes/999"),
+            get("/notes/abc"),
+        ]
+    )
+    tutorial.drive([sql("DELETE FROM note")])
+
+    assert listing["status"] == 200
+    assert re.findall(r'<a href="[^"]*/notes/(\d+)">([^<]*)</a>', listing["text"]) == [
+        ("2", "&lt;script&gt;x&lt;/script&gt;"),
+        ("1", "Old"),
+    ]
+    assert "<title>Notes" in listing["text"]
+    assert detail["status"] == 200
+    assert '<p class="note-body">a &amp; b</p>' in detail["text"]
+    assert missing["status"] == 404
+    assert "There is no such note." in unescape(missing["text"])
+    assert not_a_number["status"] == 404
+
+
+@needs_new
+def test_04_form_refuses_bad_input_and_saves_a_good_note(tutorial: Tutorial) -> None:
+    tutorial.through("04")
+
+    blank, no_token, invalid, saved, shown, rows = tutorial.drive(
+        [
+            get("/notes/new"),
+            post("/notes/new", {"title": "Buy milk"}, csrf=False),
+            post("/notes/new", {"title": "", "body": "two litres"}),
+            post("/notes/new", {"title": "Buy milk", "body": "two litres", "pinned": "on"}),
+            get("/notes/1"),
+            sql("SELECT id, title, body, pinned FROM note"),
+        ]
+    )
+
+    assert blank["status"] == 200
+    assert 'name="csrf_token"' in blank["text"]
+    assert '<label for="id_title">Title</label>' in blank["text"]
+    assert no_token["status"] == 403
+    assert invalid["status"] == 422
+    assert (
+        'aria-describedby="id_title-error"><p class="field-error" id="id_title-error">'
+        "This field is required.</p>" in invalid["text"]
+    )
+    assert ">\ntwo litres</textarea>" in invalid["text"]
+    assert saved["status"] == 303
+    assert saved["headers"]["location"] == "/notes/1"
+    assert shown["status"] == 200
+    assert "Saved the note &#39;Buy milk&#39;." in shown["text"]
+    assert rows["rows"] == [[1, "Buy milk", "two litres", True]]
+
+
+@needs_new
+def test_05_api_answers_what_the_chapter_shows(tutorial: Tutorial) -> None:
+    tutorial.through("05")  # the chapter's requests are sent and compared as it is applied
+
+    listing, document, bad_id = tutorial.drive(
+        [get("/api/notes"), get("/openapi.json"), get("/api/notes/abc")]
+    )
+
+    assert listing["status"] == 200
+    assert json.loads(listing["text"]) == [
+        {"title": "Call the plumber", "body": "Before Friday.", "pinned": True, "id": 2},
+        {"title": "Buy milk", "body": "two litres", "pinned": True, "id": 1},
+    ]
+    paths = json.loads(document["text"])["paths"]
+    assert set(paths["/api/notes"]) == {"get", "post"}
+    assert "/api/notes/{note_id}" in paths
+    assert bad_id["status"] == 422
+
+
+@needs_new
+def test_06_admin_lists_searches_and_filters_the_notes(tutorial: Tutorial) -> None:
+    tutorial.through("06")
+
+    _, signed_in, index, found, pinned = tutorial.drive(
+        [
+            get("/admin/login?next=/admin/"),
+            post(
+                "/admin/login?next=/admin/",
+                {"email": "admin@example.com", "password": SUPERUSER_PASSWORD},
+            ),
+            get("/admin/"),
+            get("/admin/note/?q=friday"),
+            get("/admin/note/?pinned=1"),
+        ]
+    )
+
+    assert signed_in["status"] == 303
+    assert signed_in["headers"]["location"] == "/admin/"
+    assert ">Notes</a>" in index["text"]
+    assert found["status"] == 200
+    assert "Call the plumber" in found["text"]
+    assert "Buy milk" not in found["text"]
+    assert "1 note" in unescape(found["text"])
+    assert pinned["status"] == 200
+
+
+@needs_new
+def test_07_tests_the_project_s_own_tests_pass(tutorial: Tutorial) -> None:
+    tutorial.through("07")
+
+    output = tutorial.outputs["python -m pytest"]
+
+    # run() asserted that pytest exited with 0; the chapter's four tests were among those run.
+    assert re.search(r"^tests/test_notes\.py \.\.\.\. ", output, re.MULTILINE), output
+    assert re.search(r"\b\d+ passed\b", output), output
