@@ -29,6 +29,7 @@ import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -498,6 +499,35 @@ def _shell_names(app: object) -> dict[str, Any]:
         for key, value in offered.items():
             names.setdefault(key, value)
     return names
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--minimal",
+    is_flag=True,
+    help="A one-file app (app.py, a README and tests) with no database.",
+)
+def new(name: str, minimal: bool) -> None:
+    """Create the project NAME in a new folder NAME of the current folder.
+
+    By default the project has a database, sign-in and the admin, an example
+    model with its first migration, templates, static files and tests.
+    """
+    from carboy.project_templates import ProjectError, create_project
+
+    target = Path(name)
+    try:
+        create_project(name, target, minimal=minimal)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from None
+    if minimal:
+        steps = "pip install -e '.[dev]'\n  carboy run"
+    else:
+        steps = (
+            "pip install -e '.[dev]'\n  carboy db migrate\n  carboy createsuperuser\n  carboy run"
+        )
+    click.echo(f"Created the project {name} in {target.resolve()}. Next:\n\n  cd {name}\n  {steps}")
 
 
 def _is_debug(app: object) -> bool:

@@ -1,0 +1,177 @@
+"""carboy's pytest plugin: the fixtures a project's tests use, with no conftest.py.
+
+pytest loads it through the ``pytest11`` entry point of carboy's package. It
+gives four fixtures, which a project's own ``conftest.py`` may override by
+defining fixtures of the same names:
+
+``app``
+    The project's app, found as ``carboy`` finds it: the ``carboy_app``
+    ini option (``module:attribute``), else ``CARBOY_APP``, else the ``app``
+    of ``app.py`` in pytest's rootdir. Loaded once per test session.
+``client``
+    A :class:`carboy.testing.TestClient` over ``app``, its lifespan run.
+``async_client``
+    An ``httpx.AsyncClient`` over ``app``, its lifespan run, for async tests
+    (mark them ``@pytest.mark.anyio``).
+``db_session``
+    A SQLAlchemy ``Session`` on the app's database, inside a transaction
+    rolled back when the test ends. The sync sessions the app opens for the
+    requests of ``client`` during the test join the same transaction, so the
+    rows a request writes are seen by the test and gone after it.
+
+The database of the tests: ``CARBOY_TEST_DATABASE_URL`` when it is set,
+else a fresh SQLite file in pytest's temporary folder. Before the app is
+imported the plugin sets ``CARBOY_DATABASE_URL`` to it, and once the app is
+loaded applies its migrations (or creates its tables when it has no
+migrations folder), once per test session. A project without carboy's
+database pays nothing: SQLAlchemy is imported only when the app has a
+``Database``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.orm import Session
+
+    from carboy.db import Database
+    from carboy.testing import TestClient
+
+TEST_DATABASE_URL = "CARBOY_TEST_DATABASE_URL"
+"""The environment variable naming the database the tests use."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "carboy_app",
+        "The app carboy's fixtures test, as module:attribute (default: $CARBOY_APP, else "
+        "app.py in the rootdir).",
+        default="",
+    )
+
+
+@pytest.fixture(scope="session")
+def _carboy_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Point ``CARBOY_DATABASE_URL`` at the tests' database for the session."""
+    url = os.environ.get(TEST_DATABASE_URL) or (
+        f"sqlite:///{tmp_path_factory.mktemp('carboy') / 'test.sqlite3'}"
+    )
+    previous = os.environ.get("CARBOY_DATABASE_URL")
+    os.environ["CARBOY_DATABASE_URL"] = url
+    yield url
+    if previous is None:
+        os.environ.pop("CARBOY_DATABASE_URL", None)
+    else:
+        os.environ["CARBOY_DATABASE_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def app(pytestconfig: pytest.Config, _carboy_database_url: str) -> Any:
+    """The project's app, with its database migrated once for the session."""
+    import click
+
+    from carboy._discovery import find_app
+
+    rootdir = str(pytestconfig.rootpath)
+    if rootdir not in sys.path:
+        sys.path.insert(0, rootdir)
+    spec = str(pytestconfig.getini("carboy_app")).strip() or os.environ.get("CARBOY_APP")
+    if not spec:
+        if not (pytestconfig.rootpath / "app.py").is_file():
+            raise pytest.UsageError(
+                "carboy's app fixture found no app: set carboy_app = module:attribute in "
+                "pytest's configuration, set CARBOY_APP, or create app.py in "
+                f"{pytestconfig.rootpath}."
+            )
+        spec = "app:app"
+    try:
+        found = find_app(spec)
+    except click.ClickException as exc:
+        raise pytest.UsageError(
+            f"carboy's app fixture could not load {spec}: {exc.message}"
+        ) from None
+    database = _database_of(found.app)
+    if database is not None:
+        _prepare(database)
+    return found.app
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    """A test client over the app, its lifespan run around the test."""
+    from carboy.testing import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def async_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An async client over the app, its lifespan run; for ``@pytest.mark.anyio`` tests."""
+    from carboy.testing import TestClient
+
+    async with TestClient(app) as http:
+        yield http
+
+
+@pytest.fixture
+def db_session(app: Any) -> Iterator[Session]:
+    """A session in a transaction rolled back after the test, shared with the app's requests."""
+    from sqlalchemy.orm import sessionmaker
+
+    database = _database_of(app)
+    if database is None:
+        raise pytest.UsageError(
+            "The db_session fixture needs an app with carboy.db's Database among its extensions."
+        )
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    # The test's session and the requests' sessions each work in a
+    # savepoint of the one outer transaction: their commits release the
+    # savepoint, and the rollback at the end undoes everything.
+    factory = sessionmaker(
+        bind=connection,
+        class_=database._session_class(),
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+    previous = database._sessionmaker
+    database._sessionmaker = factory
+    session: Session = factory()
+    try:
+        yield session
+    finally:
+        database._sessionmaker = previous
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+def _database_of(app: Any) -> Database | None:
+    """The app's ``Database`` extension, if it has one, without importing SQLAlchemy."""
+    module = sys.modules.get("carboy.db")
+    if module is None:
+        return None
+    for extension in getattr(app, "extensions", {}).values():
+        if isinstance(extension, module.Database):
+            database: Database = extension
+            return database
+    return None
+
+
+def _prepare(database: Database) -> None:
+    """Apply the app's migrations to the tests' database, or create its tables."""
+    from carboy.db import migrations
+
+    if Path(migrations.folder(database)).is_dir():
+        migrations.upgrade(database)
+    else:
+        database.create_all()
