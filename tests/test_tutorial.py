@@ -299,21 +299,6 @@ def sql(statement: str, **params: Any) -> dict[str, Any]:
     return {"sql": statement, "params": params}
 
 
-def has_carboy_new() -> bool:
-    """Return whether this carboy has the ``carboy new`` command the tutorial starts with."""
-    from carboy.cli import main
-
-    return "new" in main.list_commands(None)  # type: ignore[arg-type]
-
-
-# Every test but the first builds on `carboy new`; until the command exists
-# they are expected to fail (strictly: once it lands, an xfail that passes
-# fails the suite, so the mark has to go).
-needs_new = pytest.mark.xfail(
-    not has_carboy_new(), reason="carboy new is not in this tree yet", strict=True
-)
-
-
 def test_every_block_of_the_tutorial_is_applied_or_marked_as_an_illustration() -> None:
     unchecked = []
     for chapter in chapters():
@@ -344,7 +329,6 @@ def test_the_top_level_readme_links_to_the_tutorial() -> None:
     assert "(docs/tutorial/README.md)" in readme
 
 
-@needs_new
 def test_01_start_makes_a_project_that_serves_its_home_page_and_admin(tutorial: Tutorial) -> None:
     tutorial.through("01")
 
@@ -360,7 +344,6 @@ def test_01_start_makes_a_project_that_serves_its_home_page_and_admin(tutorial: 
     assert " passed" in tutorial.outputs["python -m pytest"]
 
 
-@needs_new
 def test_02_model_writes_and_applies_a_migration_adding_a_column(tutorial: Tutorial) -> None:
     tutorial.through("02")
 
@@ -374,7 +357,6 @@ def test_02_model_writes_and_applies_a_migration_adding_a_column(tutorial: Tutor
     assert [row[0] for row in columns["rows"]] == ["id", "title", "body", "created_at", "pinned"]
 
 
-@needs_new
 def test_03_page_lists_the_notes_and_shows_one_or_a_404(tutorial: Tutorial) -> None:
     tutorial.through("03")
 
@@ -409,7 +391,6 @@ def test_03_page_lists_the_notes_and_shows_one_or_a_404(tutorial: Tutorial) -> N
     assert not_a_number["status"] == 404
 
 
-@needs_new
 def test_04_form_refuses_bad_input_and_saves_a_good_note(tutorial: Tutorial) -> None:
     tutorial.through("04")
 
@@ -441,7 +422,6 @@ def test_04_form_refuses_bad_input_and_saves_a_good_note(tutorial: Tutorial) -> 
     assert rows["rows"] == [[1, "Buy milk", "two litres", True]]
 
 
-@needs_new
 def test_05_api_answers_what_the_chapter_shows(tutorial: Tutorial) -> None:
     tutorial.through("05")  # the chapter's requests are sent and compared as it is applied
 
@@ -460,7 +440,6 @@ def test_05_api_answers_what_the_chapter_shows(tutorial: Tutorial) -> None:
     assert bad_id["status"] == 404  # an int path parameter that is no number matches no route
 
 
-@needs_new
 def test_06_admin_lists_searches_and_filters_the_notes(tutorial: Tutorial) -> None:
     tutorial.through("06")
 
@@ -493,7 +472,6 @@ def test_06_admin_lists_searches_and_filters_the_notes(tutorial: Tutorial) -> No
     assert "0 notes" in unescape(pinned["text"])
 
 
-@needs_new
 def test_07_tests_the_project_s_own_tests_pass(tutorial: Tutorial) -> None:
     tutorial.through("07")
 
@@ -502,3 +480,26 @@ def test_07_tests_the_project_s_own_tests_pass(tutorial: Tutorial) -> None:
     # run() asserted that pytest exited with 0; the chapter's four tests were among those run.
     assert re.search(r"^tests/test_notes\.py \.\.\.\. ", output, re.MULTILINE), output
     assert re.search(r"\b\d+ passed\b", output), output
+
+
+def test_the_project_the_tutorial_builds_passes_ruff(tutorial: Tutorial) -> None:
+    tutorial.through("07")
+
+    # The project's own ruff settings, from its pyproject.toml.
+    linted = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=tutorial.project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
+        cwd=tutorial.project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
