@@ -1,0 +1,207 @@
+"""carboy's pytest plugin, run on small projects through pytester.
+
+Each project runs in a subprocess, so that its modules (``app``, its
+models' tables) never meet this suite's. The plugin is passed with ``-p``
+as the entry point would load it for an installed carboy.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+DB_APP = """
+from pathlib import Path
+
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from carboy import Carboy
+from carboy.db import Database
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "plugin_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+
+
+database = Database(metadata=Base.metadata, migrations=Path(__file__).parent / "no-migrations")
+app = Carboy(extensions=[database])
+
+
+@app.post("/items/{name}", status_code=201)
+def add(name: str, session: Session) -> dict[str, str]:
+    session.add(Item(name=name))
+    return {"added": name}
+
+
+@app.get("/items")
+def count(session: Session) -> dict[str, int]:
+    return {"count": session.scalar(select(func.count()).select_from(Item)) or 0}
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run the project's tests in a subprocess with this carboy and no CARBOY_* settings."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("CARBOY_")]:
+            patch.delenv(name)
+        patch.setenv("PYTHONPATH", SRC, prepend=os.pathsep)
+        return pytester.runpytest_subprocess(
+            "-p", "carboy.pytest_plugin", "-p", "no:cacheprovider", *args
+        )
+
+
+def test_db_session_rolls_back_rows_made_directly_and_through_client(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(app=DB_APP)
+    pytester.makepyfile(
+        test_items=textwrap.dedent(
+            """
+            from sqlalchemy import select
+
+            from app import Item
+
+
+            def test_1_direct(db_session):
+                db_session.add(Item(name="direct"))
+                db_session.commit()
+                assert db_session.scalars(select(Item.name)).all() == ["direct"]
+
+
+            def test_2_through_the_client(client, db_session):
+                assert client.get("/items").json() == {"count": 0}
+                assert client.post("/items/posted").status_code == 201
+                assert db_session.scalars(select(Item.name)).all() == ["posted"]
+                assert client.get("/items").json() == {"count": 1}
+
+
+            def test_3_nothing_left(client, db_session):
+                assert db_session.scalars(select(Item.name)).all() == []
+                assert client.get("/items").json() == {"count": 0}
+            """
+        )
+    )
+    result = _run(pytester, "-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_app_client_and_async_client_without_a_database(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        app="""
+        from carboy import Carboy
+
+        app = Carboy()
+
+
+        @app.get("/")
+        async def home() -> dict[str, str]:
+            return {"hello": "plugin"}
+        """
+    )
+    pytester.makepyfile(
+        test_home="""
+        import sys
+
+        import pytest
+
+        from carboy import Carboy
+
+
+        def test_app(app):
+            assert isinstance(app, Carboy)
+
+
+        def test_client(client):
+            response = client.get("/")
+            assert response.status_code == 200
+            assert response.json() == {"hello": "plugin"}
+
+
+        @pytest.mark.anyio
+        async def test_async_client(async_client):
+            response = await async_client.get("/")
+            assert response.json() == {"hello": "plugin"}
+
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+
+        def test_no_sqlalchemy_for_a_project_without_a_database():
+            assert "sqlalchemy" not in sys.modules
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=4)
+
+
+def test_the_ini_option_names_the_app_and_conftest_fixtures_win(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.mkpydir("site_pkg")
+    pytester.path.joinpath("site_pkg", "web.py").write_text(
+        "from carboy import Carboy\n\nweb = Carboy()\n\n\n"
+        "@web.get('/')\nasync def home() -> str:\n    return 'from the ini option'\n"
+    )
+    pytester.makeini("[pytest]\ncarboy_app = site_pkg.web:web\n")
+    pytester.makeconftest(
+        """
+        import pytest
+
+
+        @pytest.fixture
+        def client():
+            return "the project's own client"
+        """
+    )
+    pytester.makepyfile(
+        test_ini="""
+        from carboy.testing import TestClient
+
+
+        def test_app_from_the_ini_option(app):
+            with TestClient(app) as http:
+                assert http.get("/").text == "from the ini option"
+
+
+        def test_conftest_overrides(client):
+            assert client == "the project's own client"
+        """
+    )
+    _run(pytester).assert_outcomes(passed=2)
+
+
+def test_no_app_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(app):\n    pass\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*carboy's app fixture found no app: set carboy_app*"])
+
+
+def test_db_session_without_a_database_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="from carboy import Carboy\n\napp = Carboy()\n")
+    pytester.makepyfile(test_x="def test_x(db_session):\n    pass\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*db_session fixture needs an app with carboy.db's Database*"])
+
+
+def test_the_entry_point_is_declared() -> None:
+    pyproject = (Path(SRC).parent / "pyproject.toml").read_text()
+    assert '[project.entry-points.pytest11]\ncarboy = "carboy.pytest_plugin"' in pyproject
