@@ -345,8 +345,15 @@ def test_01_start_makes_a_project_that_serves_its_home_page_and_admin(tutorial: 
 
 
 def test_02_model_writes_and_applies_a_migration_adding_a_column(tutorial: Tutorial) -> None:
+    tutorial.through("01")
+    tutorial.drive(
+        [sql("INSERT INTO mysite_note (title, body, created_at) VALUES ('Kept', '', '2026-01-01')")]
+    )
     tutorial.through("02")
 
+    (kept,) = tutorial.drive(
+        [sql("SELECT title, pinned FROM mysite_note"), sql("DELETE FROM mysite_note")]
+    )[:1]
     migrations = list((tutorial.project / "migrations" / "versions").glob("*_pin_notes.py"))
     (columns,) = tutorial.drive(
         [sql("SELECT name FROM pragma_table_info('mysite_note') ORDER BY cid")]
@@ -355,6 +362,7 @@ def test_02_model_writes_and_applies_a_migration_adding_a_column(tutorial: Tutor
     assert len(migrations) == 1
     assert "op.add_column(" in migrations[0].read_text(encoding="utf-8")
     assert [row[0] for row in columns["rows"]] == ["id", "title", "body", "created_at", "pinned"]
+    assert kept["rows"] == [["Kept", False]]  # a row from before the migration, filled in
 
 
 def test_03_page_lists_the_notes_and_shows_one_or_a_404(tutorial: Tutorial) -> None:
