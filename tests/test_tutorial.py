@@ -511,3 +511,46 @@ def test_the_project_the_tutorial_builds_passes_ruff(tutorial: Tutorial) -> None
 
     assert linted.returncode == 0, linted.stdout + linted.stderr
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_a_diff_whose_lines_are_not_in_the_file_fails(tmp_path: Path) -> None:
+    target = tmp_path / "app.py"
+    target.write_text("import notes\nfrom routes import router\n", encoding="utf-8")
+    block = Block(
+        "03-page.md", "diff", "--- mysite/app.py\n-import pages\n+import notes\n", None, 7
+    )
+
+    with pytest.raises(AssertionError) as raised:
+        apply_diff(target, block)
+
+    assert str(raised.value).startswith(
+        "03-page.md:7: the lines to change occur 0 times in app.py, not once:"
+    )
+    assert target.read_text(encoding="utf-8") == "import notes\nfrom routes import router\n"
+
+
+def test_a_diff_replaces_its_lines_and_appends_a_part_of_added_lines(tmp_path: Path) -> None:
+    target = tmp_path / "app.py"
+    target.write_text("import a\nimport b\n\napp = 1\n", encoding="utf-8")
+    body = "--- mysite/app.py\n import a\n-import b\n+import c\n@@\n+app.x = 2\n"
+
+    apply_diff(target, Block("05-api.md", "diff", body, None, 1))
+
+    assert target.read_text(encoding="utf-8") == "import a\nimport c\n\napp = 1\napp.x = 2\n"
+
+
+def test_a_response_that_differs_from_the_page_fails() -> None:
+    shown = Block(
+        "05-api.md",
+        "http",
+        'HTTP/1.1 201 Created\ncontent-type: application/json\n\n{"id": 2}\n',
+        None,
+        9,
+    )
+    seen = {"status": 201, "headers": {"content-type": "application/json"}, "text": '{"id":3}'}
+
+    with pytest.raises(AssertionError) as raised:
+        compare_response(shown, seen)
+
+    assert str(raised.value).startswith("05-api.md:9\n")
+    assert "{'id': 3} != {'id': 2}" in str(raised.value)
