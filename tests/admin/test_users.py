@@ -188,3 +188,28 @@ def test_the_user_list_searches_and_filters(site: Site) -> None:
 
     assert f">{NEW}</a>" in found
     assert f">{ROOT}</a>" not in found
+
+
+def test_only_a_superuser_may_make_a_superuser(site: Site) -> None:
+    ident = add_user(site)
+    staff = site.add_user(STAFF, "auth_user.view", "auth_user.change", is_staff=True)
+    site.sign_in(STAFF)
+    page = site.client.get(f"/admin/auth_user/{staff.id}/", headers=HTML).text
+
+    response = site.client.post(
+        f"/admin/auth_user/{staff.id}/",
+        data={
+            "csrf_token": csrf_of(page),
+            "email": STAFF,
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+        },
+    )
+
+    assert 'name="is_superuser"' not in page
+    assert response.status_code == 303
+    assert stored(site, STAFF).is_superuser is False
+    site.sign_in(ROOT)
+    root_page = site.client.get(f"/admin/auth_user/{ident}/", headers=HTML).text
+    assert 'name="is_superuser"' in root_page

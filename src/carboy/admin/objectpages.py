@@ -184,6 +184,8 @@ class ObjectPages:
         model_form = self.model_form(model_admin)
         layout = model_form.layout()
         names = model_form.editable([name for _, group in layout for name in group], "add")
+        locked = model_admin.readonly_fields_for(request.user)
+        names = [name for name in names if name not in locked]
         form_class = model_form.form_class(names, "add")
         if request.method == "GET":
             blank = form_class.blank(request, initial=model_form.defaults(names))
@@ -244,6 +246,8 @@ class ObjectPages:
             return await self._form_page(request, session, model_form, None, [], obj, allowed)
         layout = model_form.layout()
         names = model_form.editable([name for _, group in layout for name in group], "change")
+        locked = model_admin.readonly_fields_for(request.user)
+        names = [name for name in names if name not in locked]
         form_class = model_form.form_class(names, "change")
         initial = await session.run_sync(lambda _: model_form.initial(obj, names))
         blank = form_class.blank(request, initial=initial)

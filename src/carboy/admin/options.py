@@ -247,6 +247,14 @@ class ModelAdmin:
         """Return how a row is named on pages: its ``__str__``."""
         return str(obj)
 
+    def readonly_fields_for(self, user: Any) -> frozenset[str]:
+        """Return the fields ``user`` sees but may not change, beyond ``readonly_fields``.
+
+        None by default; ``UserAdmin`` keeps ``is_superuser`` from anyone
+        who is not a superuser.
+        """
+        return frozenset()
+
 
 class Inline:
     """Rows of another model that point at the edited row, listed on its edit page.

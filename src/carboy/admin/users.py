@@ -60,6 +60,12 @@ class UserAdmin(ModelAdmin):
     readonly_fields = ("last_login", "date_joined")
     section = "Authentication"
 
+    def readonly_fields_for(self, user: Any) -> frozenset[str]:
+        """Keep ``is_superuser`` from anyone who is not a superuser: no one raises themselves."""
+        if getattr(user, "is_superuser", False):
+            return frozenset()
+        return frozenset({"is_superuser"})
+
 
 class GroupAdmin(ModelAdmin):
     """The admin options of the auth groups."""
