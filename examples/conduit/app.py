@@ -64,7 +64,7 @@ article_tags = Table(
 )
 
 
-class Profile(Model):
+class ConduitProfile(Model):
     """What Conduit adds to a user: a bio and an image."""
 
     __tablename__ = "conduit_profile"
@@ -76,14 +76,14 @@ class Profile(Model):
     image: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
-class Tag(Model):
+class ConduitTag(Model):
     __tablename__ = "conduit_tag"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
 
 
-class Article(Model):
+class ConduitArticle(Model):
     __tablename__ = "conduit_article"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,10 +97,10 @@ class Article(Model):
     author: Mapped[User] = relationship(User)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-    tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
+    tags: Mapped[list[ConduitTag]] = relationship(secondary=article_tags, order_by=ConduitTag.name)
 
 
-class Comment(Model):
+class ConduitComment(Model):
     __tablename__ = "conduit_comment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -329,7 +329,9 @@ async def _profiles(
         return {}
     extra = {
         row.user_id: row
-        for row in await session.scalars(select(Profile).where(Profile.user_id.in_(ids)))
+        for row in await session.scalars(
+            select(ConduitProfile).where(ConduitProfile.user_id.in_(ids))
+        )
     }
     followed: set[int] = set()
     if me is not None:
@@ -350,7 +352,7 @@ async def _profiles(
 
 
 async def _articles(
-    session: AsyncSession, articles: list[Article], me: User | None
+    session: AsyncSession, articles: list[ConduitArticle], me: User | None
 ) -> list[ArticleOut]:
     """Return the articles as the API shows them: four queries, whatever the number."""
     ids = [article.id for article in articles]
@@ -387,11 +389,11 @@ async def _articles(
 
 
 def _with_author_and_tags(statement: Any) -> Any:
-    return statement.options(selectinload(Article.author), selectinload(Article.tags))
+    return statement.options(selectinload(ConduitArticle.author), selectinload(ConduitArticle.tags))
 
 
-async def _article(session: AsyncSession, slug: str) -> Article:
-    statement = _with_author_and_tags(select(Article).where(Article.slug == slug))
+async def _article(session: AsyncSession, slug: str) -> ConduitArticle:
+    statement = _with_author_and_tags(select(ConduitArticle).where(ConduitArticle.slug == slug))
     article = (await session.scalars(statement)).first()
     if article is None:
         raise ConduitError(404, "article", "not found")
@@ -405,7 +407,7 @@ async def _user_named(session: AsyncSession, username: str) -> User:
     return user
 
 
-def _user_out(user: User, token: str, profile: Profile | None) -> UserResponse:
+def _user_out(user: User, token: str, profile: ConduitProfile | None) -> UserResponse:
     return UserResponse(
         user=UserOut(
             email=user.email,
@@ -427,8 +429,9 @@ async def _unique_slug(session: AsyncSession, title: str, own: int | None = None
     base = slugify(title)
     taken = set(
         await session.scalars(
-            select(Article.slug).where(
-                (Article.slug == base) | Article.slug.like(f"{base}-%"), Article.id != (own or 0)
+            select(ConduitArticle.slug).where(
+                (ConduitArticle.slug == base) | ConduitArticle.slug.like(f"{base}-%"),
+                ConduitArticle.id != (own or 0),
             )
         )
     )
@@ -440,16 +443,17 @@ async def _unique_slug(session: AsyncSession, title: str, own: int | None = None
     return f"{base}-{number}"
 
 
-async def _tags(session: AsyncSession, names: list[str]) -> list[Tag]:
+async def _tags(session: AsyncSession, names: list[str]) -> list[ConduitTag]:
     wanted = list(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not wanted:
         return []
     found = {
-        tag.name: tag for tag in await session.scalars(select(Tag).where(Tag.name.in_(wanted)))
+        tag.name: tag
+        for tag in await session.scalars(select(ConduitTag).where(ConduitTag.name.in_(wanted)))
     }
     for name in wanted:
         if name not in found:
-            found[name] = Tag(name=name)
+            found[name] = ConduitTag(name=name)
             session.add(found[name])
     return [found[name] for name in wanted]
 
@@ -466,7 +470,7 @@ async def login(request: Request, session: AsyncSession, body: LoginBody) -> Use
     if not isinstance(user, User):
         raise ConduitError(401, "credentials", "invalid")
     _, token = await create_token(session, user, "conduit")
-    return _user_out(user, token, await session.get(Profile, user.id))
+    return _user_out(user, token, await session.get(ConduitProfile, user.id))
 
 
 @api.post("/users", status_code=201, tags=["User and Authentication"])
@@ -483,7 +487,7 @@ async def register(session: AsyncSession, body: NewUserBody) -> UserResponse:
     user.set_password(new.password)
     session.add(user)
     await session.flush()
-    profile = Profile(user_id=user.id)
+    profile = ConduitProfile(user_id=user.id)
     session.add(profile)
     _, token = await create_token(session, user, "conduit")
     return _user_out(user, token, profile)
@@ -492,7 +496,7 @@ async def register(session: AsyncSession, body: NewUserBody) -> UserResponse:
 @api.get("/user", tags=["User and Authentication"])
 async def current_user(session: AsyncSession, me: Me, credentials: Credentials) -> UserResponse:
     """The signed-in user, with the token it sent."""
-    return _user_out(me, _token(credentials) or "", await session.get(Profile, me.id))
+    return _user_out(me, _token(credentials) or "", await session.get(ConduitProfile, me.id))
 
 
 @api.put("/user", tags=["User and Authentication"])
@@ -516,9 +520,9 @@ async def update_user(
         me.username = changes.username
     if changes.password is not None:
         me.set_password(changes.password)
-    profile = await session.get(Profile, me.id)
+    profile = await session.get(ConduitProfile, me.id)
     if profile is None:
-        profile = Profile(user_id=me.id)
+        profile = ConduitProfile(user_id=me.id)
         session.add(profile)
     sent = changes.model_fields_set
     if "bio" in sent:
@@ -529,14 +533,14 @@ async def update_user(
     return _user_out(me, _token(credentials) or "", profile)
 
 
-@api.get("/profiles/{username}", tags=["Profile"])
+@api.get("/profiles/{username}", tags=["ConduitProfile"])
 async def get_profile(session: AsyncSession, username: str, me: MaybeMe) -> ProfileResponse:
     """A user's profile, and whether the signed-in user follows them."""
     user = await _user_named(session, username)
     return ProfileResponse(profile=(await _profiles(session, [user], me))[user.id])
 
 
-@api.post("/profiles/{username}/follow", tags=["Profile"])
+@api.post("/profiles/{username}/follow", tags=["ConduitProfile"])
 async def follow(session: AsyncSession, username: str, me: Me) -> ProfileResponse:
     """Follow a user; following twice changes nothing."""
     user = await _user_named(session, username)
@@ -550,7 +554,7 @@ async def follow(session: AsyncSession, username: str, me: Me) -> ProfileRespons
     return ProfileResponse(profile=(await _profiles(session, [user], me))[user.id])
 
 
-@api.delete("/profiles/{username}/follow", tags=["Profile"])
+@api.delete("/profiles/{username}/follow", tags=["ConduitProfile"])
 async def unfollow(session: AsyncSession, username: str, me: Me) -> ProfileResponse:
     """Stop following a user."""
     user = await _user_named(session, username)
@@ -567,11 +571,13 @@ Offset = Annotated[int, Field(ge=0, le=1_000_000)]
 async def _page(
     session: AsyncSession, conditions: list[Any], me: User | None, limit: int, offset: int
 ) -> ArticlesResponse:
-    total = await session.scalar(select(func.count()).select_from(Article).where(*conditions))
+    total = await session.scalar(
+        select(func.count()).select_from(ConduitArticle).where(*conditions)
+    )
     statement = _with_author_and_tags(
-        select(Article)
+        select(ConduitArticle)
         .where(*conditions)
-        .order_by(Article.created_at.desc(), Article.id.desc())
+        .order_by(ConduitArticle.created_at.desc(), ConduitArticle.id.desc())
         .limit(limit)
         .offset(offset)
     )
@@ -596,17 +602,17 @@ async def list_articles(
     """The newest articles, by tag, author or the user who favorited them."""
     conditions: list[Any] = []
     if tag is not None:
-        tagged = select(article_tags.c.article_id).join(Tag).where(Tag.name == tag)
-        conditions.append(Article.id.in_(tagged))
+        tagged = select(article_tags.c.article_id).join(ConduitTag).where(ConduitTag.name == tag)
+        conditions.append(ConduitArticle.id.in_(tagged))
     if author is not None:
-        conditions.append(Article.author.has(User.username == author))
+        conditions.append(ConduitArticle.author.has(User.username == author))
     if favorited is not None:
         liked = (
             select(favorites.c.article_id)
             .join(User, User.id == favorites.c.user_id)
             .where(User.username == favorited)
         )
-        conditions.append(Article.id.in_(liked))
+        conditions.append(ConduitArticle.id.in_(liked))
     return await _page(session, conditions, me, limit, offset)
 
 
@@ -616,14 +622,14 @@ async def feed(
 ) -> ArticlesResponse:
     """The newest articles of the users the signed-in user follows."""
     followed = select(follows.c.followed_id).where(follows.c.follower_id == me.id)
-    return await _page(session, [Article.author_id.in_(followed)], me, limit, offset)
+    return await _page(session, [ConduitArticle.author_id.in_(followed)], me, limit, offset)
 
 
 @api.post("/articles", status_code=201, tags=["Articles"])
 async def create_article(session: AsyncSession, me: Me, body: NewArticleBody) -> ArticleResponse:
     """Write an article; its slug comes from its title."""
     new = body.article
-    article = Article(
+    article = ConduitArticle(
         slug=await _unique_slug(session, new.title),
         title=new.title,
         description=new.description,
@@ -644,7 +650,7 @@ async def get_article(session: AsyncSession, slug: str, me: MaybeMe) -> ArticleR
     return ArticleResponse(article=(await _articles(session, [article], me))[0])
 
 
-def _own(article: Article | Comment, me: User, what: str) -> None:
+def _own(article: ConduitArticle | ConduitComment, me: User, what: str) -> None:
     if article.author_id != me.id:
         raise ConduitError(403, what, "forbidden")
 
@@ -684,17 +690,17 @@ async def list_comments(session: AsyncSession, slug: str, me: MaybeMe) -> Commen
     """An article's comments, oldest first."""
     article = await _article(session, slug)
     statement = (
-        select(Comment)
-        .where(Comment.article_id == article.id)
-        .options(selectinload(Comment.author))
-        .order_by(Comment.created_at, Comment.id)
+        select(ConduitComment)
+        .where(ConduitComment.article_id == article.id)
+        .options(selectinload(ConduitComment.author))
+        .order_by(ConduitComment.created_at, ConduitComment.id)
     )
     comments = list(await session.scalars(statement))
     profiles = await _profiles(session, [comment.author for comment in comments], me)
     return CommentsResponse(comments=[_comment_out(c, profiles[c.author_id]) for c in comments])
 
 
-def _comment_out(comment: Comment, author: ProfileOut) -> CommentOut:
+def _comment_out(comment: ConduitComment, author: ProfileOut) -> CommentOut:
     return CommentOut(
         id=comment.id,
         createdAt=comment.created_at,
@@ -708,9 +714,9 @@ def _comment_out(comment: Comment, author: ProfileOut) -> CommentOut:
 async def add_comment(
     session: AsyncSession, slug: str, me: Me, body: NewCommentBody
 ) -> CommentResponse:
-    """Comment on an article."""
+    """ConduitComment on an article."""
     article = await _article(session, slug)
-    comment = Comment(article_id=article.id, author_id=me.id, body=body.comment.body)
+    comment = ConduitComment(article_id=article.id, author_id=me.id, body=body.comment.body)
     session.add(comment)
     await session.flush()
     profile = (await _profiles(session, [me], me))[me.id]
@@ -723,7 +729,7 @@ async def delete_comment(
 ) -> None:
     """Delete one's own comment."""
     article = await _article(session, slug)
-    comment = await session.get(Comment, comment_id)
+    comment = await session.get(ConduitComment, comment_id)
     if comment is None or comment.article_id != article.id:
         raise ConduitError(404, "comment", "not found")
     _own(comment, me, "comment")
@@ -756,7 +762,9 @@ async def list_tags(session: AsyncSession) -> TagsResponse:
     used = select(article_tags.c.tag_id)
     return TagsResponse(
         tags=list(
-            await session.scalars(select(Tag.name).where(Tag.id.in_(used)).order_by(Tag.name))
+            await session.scalars(
+                select(ConduitTag.name).where(ConduitTag.id.in_(used)).order_by(ConduitTag.name)
+            )
         )
     )
 
