@@ -100,9 +100,10 @@ def test_a_database_that_does_not_exist_on_postgresql() -> None:
 def test_wrong_credentials_on_mariadb() -> None:
     url = mysql_url().replace("root@", f"nobody:{SECRET}@")
     message = start(Carboy(extensions=[Database(url)]))
+    database = url.rsplit("/", 1)[1]
     assert message.startswith(
-        "Could not connect to the database at mysql+pymysql://nobody:***@127.0.0.1:3306/test "
-        "(the url given to Database()): "
+        "Could not connect to the database at "
+        f"mysql+pymysql://nobody:***@127.0.0.1:3306/{database} (the url given to Database()): "
     )
     assert "Access denied for user 'nobody'" in message
 
