@@ -11,16 +11,13 @@ import carboy
 
 SOURCE = Path(carboy.__file__).parent
 BATTERIES = {"db", "auth", "admin", "forms", "cache", "ratelimit", "tasks", "mail"}
-# Not the core: the pytest plugin serves projects built on the batteries, and
-# imports carboy.db only when the project's app has a Database.
-INTEGRATIONS = {"pytest_plugin.py"}
 
 
 def core_modules() -> list[Path]:
     return [
         path
         for path in sorted(SOURCE.rglob("*.py"))
-        if path.relative_to(SOURCE).parts[0] not in BATTERIES | INTEGRATIONS
+        if path.relative_to(SOURCE).parts[0] not in BATTERIES
     ]
 
 

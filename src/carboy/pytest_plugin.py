@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.orm import Session
 
-    from carboy.db import Database
     from carboy.testing import TestClient
 
 TEST_DATABASE_URL = "CARBOY_TEST_DATABASE_URL"
@@ -100,7 +98,7 @@ def app(pytestconfig: pytest.Config, _carboy_database_url: str) -> Any:
         ) from None
     database = _database_of(found.app)
     if database is not None:
-        _prepare(database)
+        database.prepare_for_tests()
     return found.app
 
 
@@ -125,53 +123,19 @@ async def async_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def db_session(app: Any) -> Iterator[Session]:
     """A session in a transaction rolled back after the test, shared with the app's requests."""
-    from sqlalchemy.orm import sessionmaker
-
     database = _database_of(app)
     if database is None:
         raise pytest.UsageError(
             "The db_session fixture needs an app with carboy.db's Database among its extensions."
         )
-    connection = database.engine.connect()
-    transaction = connection.begin()
-    # The test's session and the requests' sessions each work in a
-    # savepoint of the one outer transaction: their commits release the
-    # savepoint, and the rollback at the end undoes everything.
-    factory = sessionmaker(
-        bind=connection,
-        class_=database._session_class(),
-        expire_on_commit=False,
-        join_transaction_mode="create_savepoint",
-    )
-    previous = database._sessionmaker
-    database._sessionmaker = factory
-    session: Session = factory()
-    try:
+    with database.rolled_back_session() as session:
         yield session
-    finally:
-        database._sessionmaker = previous
-        session.close()
-        transaction.rollback()
-        connection.close()
 
 
-def _database_of(app: Any) -> Database | None:
-    """The app's ``Database`` extension, if it has one, without importing SQLAlchemy."""
-    module = sys.modules.get("carboy.db")
-    if module is None:
-        return None
-    for extension in getattr(app, "extensions", {}).values():
-        if isinstance(extension, module.Database):
-            database: Database = extension
-            return database
-    return None
+def _database_of(app: Any) -> Any:
+    """The app's database extension (named ``db``), if it has one.
 
-
-def _prepare(database: Database) -> None:
-    """Apply the app's migrations to the tests' database, or create its tables."""
-    from carboy.db import migrations
-
-    if Path(migrations.folder(database)).is_dir():
-        migrations.upgrade(database)
-    else:
-        database.create_all()
+    Found by name, not by class: the plugin serves apps without carboy.db,
+    and never imports it (nor SQLAlchemy) itself.
+    """
+    return getattr(app, "extensions", {}).get("db")

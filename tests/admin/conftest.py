@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
-from sqlalchemy import Table, create_engine
+from sqlalchemy import Table, create_engine, event
 
 from carboy import Carboy
 from carboy.admin import Admin, ModelAdmin
@@ -196,3 +196,21 @@ def authors_and_posts(site: Site) -> None:
             id=5, title="100% pure_text", author_id=None, is_published=False, status=Status.DRAFT
         ),
     )
+
+
+def count_queries(site: Site, url: str) -> tuple[int, str]:
+    """GET ``url`` as a browser; return how many SELECTs it ran, and the page."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = site.db.async_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = site.client.get(url, headers=HTML)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.text
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    return len(selects), response.text

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from carboy.admin import Inline, ModelAdmin
 from carboy.admin.history import history_of
 from tests.auth._pages_app import csrf_of
 
 from ._models import FORM_TABLES, AdmArticle, AdmChapter, AdmNote, AdmWriter
-from .conftest import HTML, ROOT, STAFF, MakeSite, Site
+from .conftest import HTML, ROOT, STAFF, MakeSite, Site, count_queries
 
 
 @pytest.fixture
@@ -331,21 +329,10 @@ def test_a_foreign_key_in_an_inline_row_is_a_select_of_the_related_rows(
 
 
 def select_count(site: Site, articles: int) -> int:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = site.db.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        page = site.client.get("/admin/adm_writer/1/", headers=HTML)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    assert page.status_code == 200
+    count, page = count_queries(site, "/admin/adm_writer/1/")
     # Each row and the blank one list every writer.
-    assert page.text.count('<option value="3">Adele &lt;b&gt;</option>') == articles + 1
-    return sum(statement.lstrip().upper().startswith("SELECT") for statement in statements)
+    assert page.count('<option value="3">Adele &lt;b&gt;</option>') == articles + 1
+    return count
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from carboy.admin import ModelAdmin
 
 from ._models import AdmAuthor, AdmPost, Status
 from ._options import PostAdmin
-from .conftest import HTML, ROOT, MakeSite, Site, authors_and_posts
+from .conftest import HTML, ROOT, MakeSite, Site, authors_and_posts, count_queries
 
 TITLE_CELL = re.compile(r'<td><a href="/admin/adm_post/\d+/">([^<]*)</a></td>')
 
@@ -295,23 +294,6 @@ def fill(site: Site, rows: int) -> None:
                 for n in range(1, rows + 1)
             ],
         )
-
-
-def count_queries(site: Site, url: str) -> tuple[int, str]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = site.db.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = site.client.get(url, headers=HTML)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    assert response.status_code == 200, response.text
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    return len(selects), response.text
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])

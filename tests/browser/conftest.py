@@ -151,3 +151,12 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Return the screenshots folder, made if missing: ``$CARBOY_SCREENSHOTS`` or a temporary."""
+    configured = os.environ.get("CARBOY_SCREENSHOTS")
+    folder = Path(configured) if configured else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

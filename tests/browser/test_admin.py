@@ -14,7 +14,6 @@ tests' go: ``$CARBOY_SCREENSHOTS``, else the test's ``tmp_path``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,15 +43,6 @@ VIEWER = "viewer@example.com"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEEDED = 60
 PER_PAGE = 25  # PostAdmin.list_per_page
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Return the screenshots folder, made if missing: ``$CARBOY_SCREENSHOTS`` or a temporary."""
-    configured = os.environ.get("CARBOY_SCREENSHOTS")
-    folder = Path(configured) if configured else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(autouse=True)

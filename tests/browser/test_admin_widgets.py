@@ -12,7 +12,6 @@ else the test's ``tmp_path``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,15 +52,6 @@ class WriterAdmin(ModelAdmin):
 class TagAdmin(ModelAdmin):
     search_fields = ("name",)
     ordering = ("name",)
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Return the screenshots folder, made if missing: ``$CARBOY_SCREENSHOTS`` or a temporary."""
-    configured = os.environ.get("CARBOY_SCREENSHOTS")
-    folder = Path(configured) if configured else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ else the test's ``tmp_path``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,15 +30,6 @@ from tests.auth._pages_app import (
 from tests.browser.conftest import Serve, Traffic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Return the screenshots folder, made if missing: ``$CARBOY_SCREENSHOTS`` or a temporary."""
-    configured = os.environ.get("CARBOY_SCREENSHOTS")
-    folder = Path(configured) if configured else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(autouse=True)

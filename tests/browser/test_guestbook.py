@@ -7,11 +7,9 @@ so that a run leaves nothing in the working tree.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from examples.guestbook.app import create_app
@@ -19,15 +17,6 @@ from tests.browser.conftest import Serve, Traffic
 
 RULES = "I accept the house rules: be kind, no advertising"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Return the screenshots folder, made if missing: ``$CARBOY_SCREENSHOTS`` or a temporary."""
-    configured = os.environ.get("CARBOY_SCREENSHOTS")
-    folder = Path(configured) if configured else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def field(page: Page, label: str) -> Locator:

@@ -183,9 +183,7 @@ class ObjectPages:
         allowed = await self.pages._require(request, session, model_admin, "add")
         model_form = self.model_form(model_admin)
         layout = model_form.layout()
-        names = model_form.editable([name for _, group in layout for name in group], "add")
-        locked = model_admin.readonly_fields_for(request.user)
-        names = [name for name in names if name not in locked]
+        names = _editable(model_form, layout, "add", request.user)
         form_class = model_form.form_class(names, "add")
         if request.method == "GET":
             blank = form_class.blank(request, initial=model_form.defaults(names))
@@ -245,9 +243,7 @@ class ObjectPages:
         if not allowed["change"]:
             return await self._form_page(request, session, model_form, None, [], obj, allowed)
         layout = model_form.layout()
-        names = model_form.editable([name for _, group in layout for name in group], "change")
-        locked = model_admin.readonly_fields_for(request.user)
-        names = [name for name in names if name not in locked]
+        names = _editable(model_form, layout, "change", request.user)
         form_class = model_form.form_class(names, "change")
         initial = await session.run_sync(lambda _: model_form.initial(obj, names))
         blank = form_class.blank(request, initial=initial)
@@ -615,6 +611,15 @@ def _identity(obj: Any) -> Any:
     """Return the primary key of a stored row."""
     identity = sa_inspect(obj).identity
     return identity[0] if identity else None
+
+
+def _editable(
+    model_form: ModelForm, layout: list[tuple[str | None, list[str]]], mode: str, user: Any
+) -> list[str]:
+    """Return the fields of ``layout`` that ``user`` may set on the ``mode`` page."""
+    names = model_form.editable([name for _, group in layout for name in group], mode)
+    locked = model_form.model_admin.readonly_fields_for(user)
+    return [name for name in names if name not in locked]
 
 
 def format_time(moment: datetime) -> str:

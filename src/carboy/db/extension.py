@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -333,6 +334,42 @@ class Database:
     def drop_all(self) -> None:
         """Drop the tables of ``metadata``; for tests."""
         self.metadata.drop_all(self.engine)
+
+    def prepare_for_tests(self) -> None:
+        """Apply the migrations, or create the tables when there is no migrations folder."""
+        from carboy.db import migrations
+
+        if Path(migrations.folder(self)).is_dir():
+            migrations.upgrade(self)
+        else:
+            self.create_all()
+
+    @contextmanager
+    def rolled_back_session(self) -> Iterator[Session]:
+        """Yield a session in a transaction that is rolled back at the end; for tests.
+
+        While it is open, the sync sessions this database hands out (those of
+        requests) join the same transaction: each works in a savepoint of it,
+        so their commits release the savepoint and the final rollback undoes
+        them too. Async sessions use their own connections and are not joined.
+        """
+        connection = self.engine.connect()
+        transaction = connection.begin()
+        factory = sessionmaker(
+            bind=connection,
+            class_=self._session_class(),
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        previous, self._sessionmaker = self._sessionmaker, factory
+        session = factory()
+        try:
+            yield session
+        finally:
+            self._sessionmaker = previous
+            session.close()
+            transaction.rollback()
+            connection.close()
 
     def shell_context(self) -> dict[str, Any]:
         """The names ``carboy shell`` starts with: ``db``, a ``session`` and the models.
