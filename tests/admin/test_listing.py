@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from carboy.admin import ModelAdmin
 
@@ -311,3 +312,28 @@ def test_a_list_page_runs_a_fixed_number_of_queries(
     # The user, the total, the rows with their authors, and one count per filter (4).
     assert queries == 7
     assert re.search(r"\d+ adm posts? found for “author 1”", page)
+
+
+def order_by_of(site: Site, query: str) -> str:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = site.db.async_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        titles(site, query)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    (rows,) = [s for s in statements if "LIMIT" in s.upper() and "adm_post.title" in s]
+    return rows.upper().split("ORDER BY", 1)[1].split("LIMIT", 1)[0]
+
+
+def test_only_a_column_that_can_be_null_is_sorted_with_is_null(site: Site) -> None:
+    by_title = order_by_of(site, "?o=title")
+    by_date = order_by_of(site, "?o=-published_on")
+
+    assert "IS NULL" not in by_title
+    assert "IS NULL" in by_date
+    assert titles(site, "?o=-published_on")[-1] == titles(site, "?o=published_on")[0]

@@ -299,7 +299,7 @@ class ListSpec:
         conditions = self._search_conditions(joins, search.strip())
         order = []
         for path, descending in self.ordering:
-            order += _ordered(joins.column(path), descending)
+            order += _ordered(joins.column(path), descending, _may_be_null(path))
         if self.primary_key is not None:
             order.append(self.primary_key.asc())
         statement = (
@@ -338,9 +338,10 @@ class ListSpec:
                     f"The list cannot be sorted by {_shown(name)}: the sortable columns are "
                     f"{names}. Click a column header to sort by it."
                 )
-            order += _ordered(joins.column(column.path), sort.startswith("-"))
+            path = column.path
+            order += _ordered(joins.column(path), sort.startswith("-"), _may_be_null(path))
         for path, descending in self.ordering:
-            order += _ordered(joins.column(path), descending)
+            order += _ordered(joins.column(path), descending, _may_be_null(path))
         if self.primary_key is not None:
             # The key last, so that rows equal in every sorted column keep one order,
             # and no row shows on two pages.
@@ -420,12 +421,23 @@ def parameters_for(params: Mapping[str, str], **changes: str | None) -> dict[str
     return merged
 
 
-def _ordered(expression: Any, descending: bool) -> list[Any]:
+def _may_be_null(path: FieldPath) -> bool:
+    """Whether a path's value can be NULL: a nullable column, or one across an outer join."""
+    if path.is_related or path.column is None:
+        return True
+    return any(bool(getattr(column, "nullable", True)) for column in path.column.columns)
+
+
+def _ordered(expression: Any, descending: bool, may_be_null: bool) -> list[Any]:
     """Return the ORDER BY terms of ``expression``, NULL as its smallest value on every database.
 
     SQLite and MariaDB sort NULL first going up; PostgreSQL sorts it last.
-    ``IS NULL`` first makes them agree, a related column's missing rows included.
+    ``IS NULL`` first makes them agree, a related column's missing rows
+    included; a column that cannot be NULL is sorted by itself alone, so an
+    index on it still serves the sort.
     """
+    if not may_be_null:
+        return [expression.desc() if descending else expression.asc()]
     is_null = expression.is_(None)
     if descending:
         return [is_null.asc(), expression.desc()]
