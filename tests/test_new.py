@@ -212,7 +212,7 @@ def test_a_new_project_in_a_fresh_venv(tmp_path: Path) -> None:
     test_commands = _block_after(readme, "<!-- test-command -->")
     assert test_commands == ["python -m pytest"]
     output = sh(test_commands[0], site)
-    assert re.search(r"\b3 passed\b", output), output
+    assert re.search(r"\b4 passed\b", output), output
 
     assert "carboy db migrate" in run_block and "carboy run" in run_block
     sh("carboy db migrate", site)

@@ -12,6 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url
+
+from tests._services import mysql_url, postgres_url
 
 pytest_plugins = ["pytester"]
 
@@ -21,9 +24,10 @@ DB_APP = """
 from pathlib import Path
 
 from sqlalchemy import String, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from carboy import Carboy
+from carboy import Carboy, HTTPException
 from carboy.db import Database
 
 
@@ -51,14 +55,38 @@ def add(name: str, session: Session) -> dict[str, str]:
 @app.get("/items")
 def count(session: Session) -> dict[str, int]:
     return {"count": session.scalar(select(func.count()).select_from(Item)) or 0}
+
+
+@app.post("/async/items/{name}", status_code=201)
+async def add_async(name: str, session: AsyncSession) -> dict[str, object]:
+    item = Item(name=name)
+    session.add(item)
+    await session.flush()
+    return {"id": item.id, "name": name}
+
+
+@app.get("/async/items")
+async def names_async(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(Item.name).order_by(Item.name))).all())
+
+
+@app.post("/async/items/{name}/refused")
+async def add_then_refuse(name: str, session: AsyncSession) -> None:
+    session.add(Item(name=name))
+    await session.flush()
+    raise HTTPException(409, "Refused after the flush.")
 """
 
 
-def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """Run the project's tests in a subprocess with this carboy and no CARBOY_* settings."""
+def _run(
+    pytester: pytest.Pytester, *args: str, env: dict[str, str] | None = None
+) -> pytest.RunResult:
+    """Run the project's tests in a subprocess with this carboy and only ``env``'s CARBOY_*."""
     with pytest.MonkeyPatch.context() as patch:
         for name in [name for name in os.environ if name.startswith("CARBOY_")]:
             patch.delenv(name)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
         patch.setenv("PYTHONPATH", SRC, prepend=os.pathsep)
         # The plugin loads from its pytest11 entry point, as in a user's project.
         return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
@@ -97,6 +125,77 @@ def test_db_session_rolls_back_rows_made_directly_and_through_client(
     )
     result = _run(pytester, "-v")
     result.assert_outcomes(passed=3)
+
+
+ASYNC_HANDLER_TESTS = """
+import pytest
+from sqlalchemy import select
+
+from app import Item
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def test_1_an_async_handler_writes_into_the_tests_transaction(client, db_session):
+    db_session.add(Item(name="from the test"))
+    db_session.flush()
+
+    # The async handler sees the test's row, and the test sees the handler's.
+    assert client.get("/async/items").json() == ["from the test"]
+    response = client.post("/async/items/from-a-request")
+    assert response.status_code == 201
+    row = db_session.scalars(select(Item).where(Item.name == "from-a-request")).one()
+    assert response.json() == {"id": row.id, "name": "from-a-request"}
+    assert client.get("/items").json() == {"count": 2}
+
+
+def test_2_a_refused_request_undoes_only_its_own_rows(client, db_session):
+    assert client.post("/async/items/kept").status_code == 201
+    response = client.post("/async/items/dropped/refused")
+    assert response.status_code == 409
+    assert db_session.scalars(select(Item.name)).all() == ["kept"]
+    assert client.get("/async/items").json() == ["kept"]
+
+
+@pytest.mark.anyio
+async def test_3_through_the_async_client(async_client, db_session):
+    response = await async_client.post("/async/items/async-client")
+    assert response.status_code == 201
+    assert db_session.scalars(select(Item.name)).all() == ["async-client"]
+
+
+def test_4_nothing_is_left(client, db_session):
+    assert db_session.scalars(select(Item.name)).all() == []
+    assert client.get("/async/items").json() == []
+    assert client.get("/items").json() == {"count": 0}
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
+def test_db_session_joins_the_sessions_of_async_handlers(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    env = {}
+    if backend == "postgresql":
+        env["CARBOY_TEST_DATABASE_URL"] = postgres_url()
+    elif backend == "mariadb":
+        env["CARBOY_TEST_DATABASE_URL"] = mysql_url()
+    pytester.makepyfile(app=DB_APP, test_async_items=ASYNC_HANDLER_TESTS)
+    result = _run(pytester, "-v", env=env)
+    result.assert_outcomes(passed=4)
+    if backend != "sqlite":
+        # The database the project's tests ran on holds none of their rows.
+        engine = create_engine(
+            make_url(env["CARBOY_TEST_DATABASE_URL"]).set(
+                drivername="postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+            )
+        )
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM plugin_item").scalar() == 0
+        engine.dispose()
 
 
 def test_app_client_and_async_client_without_a_database(pytester: pytest.Pytester) -> None:

@@ -15,9 +15,11 @@ defining fixtures of the same names:
     (mark them ``@pytest.mark.anyio``).
 ``db_session``
     A SQLAlchemy ``Session`` on the app's database, inside a transaction
-    rolled back when the test ends. The sync sessions the app opens for the
-    requests of ``client`` during the test join the same transaction, so the
-    rows a request writes are seen by the test and gone after it.
+    rolled back when the test ends. The sessions the app opens during the
+    test, sync and async, for its handlers, its admin and its sign-in, join
+    the same transaction, so the rows a request writes are seen by the test
+    and gone after it. Code that opens its own connections on the engine
+    (``db.engine.connect()``) is outside it.
 
 The database of the tests: ``CARBOY_TEST_DATABASE_URL`` when it is set,
 else a fresh SQLite file in pytest's temporary folder. Before the app is

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import URL, Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import ORMExecuteState, Session, raiseload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.util import greenlet_spawn
 
 from carboy.db._urls import DatabaseURLs, check_driver, resolve_urls, scrub
 from carboy.db.models import Model
@@ -348,25 +350,38 @@ class Database:
     def rolled_back_session(self) -> Iterator[Session]:
         """Yield a session in a transaction that is rolled back at the end; for tests.
 
-        While it is open, the sync sessions this database hands out (those of
-        requests) join the same transaction: each works in a savepoint of it,
-        so their commits release the savepoint and the final rollback undoes
-        them too. Async sessions use their own connections and are not joined.
+        While it is open, every session this database hands out joins the
+        same transaction on the same connection: the sync sessions of sync
+        handlers, and the async sessions of async handlers, of the admin and
+        of auth. Each works in a savepoint, so its commit releases the
+        savepoint, its rollback undoes only its own work, and the final
+        rollback undoes everything. The async sessions run on the sync
+        driver's connection, blocking the event loop while the database
+        answers: fine for a test, never for serving.
         """
         connection = self.engine.connect()
         transaction = connection.begin()
+        session_class = self._session_class()
         factory = sessionmaker(
             bind=connection,
-            class_=self._session_class(),
+            class_=session_class,
             expire_on_commit=False,
             join_transaction_mode="create_savepoint",
         )
-        previous, self._sessionmaker = self._sessionmaker, factory
+        async_factory: async_sessionmaker[Any] = async_sessionmaker(
+            bind=AsyncConnection(self.async_engine, connection),
+            class_=_JoinedAsyncSession,
+            sync_session_class=session_class,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        previous = self._sessionmaker, self._async_sessionmaker
+        self._sessionmaker, self._async_sessionmaker = factory, async_factory
         session = factory()
         try:
             yield session
         finally:
-            self._sessionmaker = previous
+            self._sessionmaker, self._async_sessionmaker = previous
             session.close()
             transaction.rollback()
             connection.close()
@@ -414,6 +429,35 @@ def _configure_sqlite(engine: Engine, urls: DatabaseURLs) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+class _JoinedAsyncSession(AsyncSession):
+    """An async session over a sync driver's connection: the tests' joined transaction.
+
+    Its ORM work runs through SQLAlchemy's greenlet bridge as in any async
+    session; the driver underneath simply never waits. Only ``execute``
+    differs: the stock one finishes a result with a step that only the
+    async drivers' cursors have, and a buffered result needs none.
+    """
+
+    async def execute(
+        self,
+        statement: Any,
+        params: Any = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+        bind_arguments: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> Any:
+        options = {**(execution_options or {}), "prebuffer_rows": True}
+        return await greenlet_spawn(
+            self.sync_session.execute,
+            statement,
+            params=params,
+            execution_options=options,
+            bind_arguments=bind_arguments,
+            **kw,
+        )
 
 
 def _raise_on_lazy_load(state: ORMExecuteState) -> None:
