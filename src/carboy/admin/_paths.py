@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+from sqlalchemy.sql import FromClause
 
-__all__ = ["FieldPath", "column_of", "primary_key_of", "resolve"]
+__all__ = ["FieldPath", "column_of", "primary_key_of", "resolve", "unique_groups"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,25 @@ def primary_key_of(model: type[Any]) -> Column[Any] | None:
         return None
     key: Any = mapper.primary_key[0]
     return key if isinstance(key, Column) else None
+
+
+def unique_groups(table: FromClause) -> list[list[Column[Any]]]:
+    """Return the sets of columns whose values together must be unique in ``table``.
+
+    A unique column, a unique constraint or a unique index each make one set;
+    a mapped join, which has none of its own, makes none.
+    """
+    groups: list[list[Column[Any]]] = [
+        [column] for column in table.columns if isinstance(column, Column) and column.unique
+    ]
+    groups += [
+        list(constraint.columns)
+        for constraint in getattr(table, "constraints", ())
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    groups += [list(index.columns) for index in getattr(table, "indexes", ()) if index.unique]
+    # ``unique=True`` on a column may also appear as a constraint: each set once.
+    distinct: dict[frozenset[Column[Any]], list[Column[Any]]] = {}
+    for group in groups:
+        distinct.setdefault(frozenset(group), group)
+    return list(distinct.values())

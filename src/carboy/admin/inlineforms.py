@@ -20,7 +20,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from carboy.admin._paths import primary_key_of
+from carboy.admin._paths import primary_key_of, unique_groups
 from carboy.admin._widgets import RelatedForm, RelatedOptions, RelatedWidget
 from carboy.admin.history import DELETE, record
 from carboy.admin.inlines import default_fields, inline_key
@@ -42,6 +42,7 @@ __all__ = [
     "bind_rows",
     "clean_rows",
     "existing_rows",
+    "mark_repeated_rows",
     "plan_formset",
     "save_rows",
 ]
@@ -343,6 +344,53 @@ def clean_rows(session: Session, formsets: list[InlineFormSet]) -> list[dict[str
                 values = formset.model_form.clean(session, form, formset.names)
             cleaned.append(values)
     return cleaned
+
+
+def mark_repeated_rows(formsets: list[InlineFormSet], cleaned: list[dict[str, Any]]) -> None:
+    """Put an error on each row whose unique values repeat those of a row above it.
+
+    The database would refuse the second row anyway, but only after the first
+    was written, and it could not say which row it meant; this names both the
+    row and the field before anything is saved. ``cleaned`` is what
+    ``clean_rows`` returned for the same form sets.
+    """
+    values_of = iter(cleaned)
+    for formset in formsets:
+        rows = [(row, next(values_of)) for row in formset.rows]
+        model_form = formset.model_form
+        for columns in unique_groups(model_form.mapper.local_table):
+            # Every row has the same parent: the key that points at it never differs.
+            names = [
+                model_form.name_of(model_form.mapper.get_property_by_column(column).key)
+                for column in columns
+                if column is not formset.key
+            ]
+            if not names or any(name not in model_form.fields for name in names):
+                continue
+            seen: set[tuple[Any, ...]] = set()
+            for row, values in rows:
+                if row.form is None or not values or row.is_deleted or row.is_ignored:
+                    continue
+                found = tuple(_comparable(model_form, name, values.get(name)) for name in names)
+                if None in found:
+                    continue  # NULL equals nothing, itself included
+                if found not in seen:
+                    seen.add(found)
+                    continue
+                labels = " and ".join(model_form.fields[name].label.lower() for name in names)
+                noun = model_form.model_admin.verbose_name
+                field_name = model_form.fields[names[0]].internal_name if len(names) == 1 else None
+                row.form.add_error(
+                    field_name, f"Another {noun} above has the same {labels}, which must be unique."
+                )
+
+
+def _comparable(model_form: ModelForm, name: str, value: Any) -> Any:
+    """Return a value as the database compares it: a related row by its key."""
+    field = model_form.fields[name]
+    if field.kind == "foreign_key" and value is not None and field.related_key is not None:
+        return getattr(value, field.related_key.key)
+    return value
 
 
 def save_rows(

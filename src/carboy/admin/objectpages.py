@@ -33,13 +33,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, UniqueConstraint, func, select
+from sqlalchemy import Column, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from carboy.admin._paths import primary_key_of
+from carboy.admin._paths import primary_key_of, unique_groups
 from carboy.admin._widgets import RelatedForm, StoredFile
 from carboy.admin.deletion import plan_deletion
 from carboy.admin.history import history_of
@@ -49,6 +49,7 @@ from carboy.admin.inlineforms import (
     bind_rows,
     clean_rows,
     existing_rows,
+    mark_repeated_rows,
     plan_formset,
     save_rows,
 )
@@ -294,6 +295,7 @@ class ObjectPages:
             else {}
         )
         cleaned = await session.run_sync(clean_rows, formsets)
+        mark_repeated_rows(formsets, cleaned)
         if not form.is_valid or form.errors or any(fs.has_errors for fs in formsets):
             return None
         if changed is not None:
@@ -705,14 +707,7 @@ def _refusal(
     noun = model_admin.verbose_name
     table = model_form.mapper.local_table
     key = primary_key_of(model_admin.model)
-    groups: list[list[Any]] = [[column] for column in table.columns if column.unique]
-    groups += [
-        list(constraint.columns)
-        for constraint in getattr(table, "constraints", ())
-        if isinstance(constraint, UniqueConstraint)
-    ]
-    groups += [list(index.columns) for index in getattr(table, "indexes", ()) if index.unique]
-    for columns in groups:
+    for columns in unique_groups(table):
         fields = []
         for column in columns:
             prop = model_form.mapper.get_property_by_column(column)
