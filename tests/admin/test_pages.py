@@ -304,6 +304,59 @@ def test_a_custom_action_that_deletes_rows_records_deletions(
     )
 
 
+class HandingOverPostAdmin(PostAdmin):
+    actions = ("hand_over",)
+
+    @action(label="Hand over to a guest", permission="delete")
+    async def hand_over(self, request: Any, session: Any, posts: list[AdmPost]) -> None:
+        guest = AdmAuthor(id=3, name="Guest", email="guest@example.com")
+        session.add(guest)
+        await session.flush()
+        for post in posts:
+            previous = await session.get(AdmAuthor, post.author_id)
+            previous.name = previous.name + " (retired)"
+            post.author_id = guest.id
+        # A row that was not selected, deleted in passing.
+        await session.delete(await session.get(AdmPost, 5))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_a_custom_action_records_the_rows_it_added_changed_and_deleted_selected_or_not(
+    make_site: MakeSite, backend: str
+) -> None:
+    site = make_site({AdmPost: HandingOverPostAdmin, AdmAuthor: None})
+    authors_and_posts(site)
+    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    site.sign_in(ROOT)
+
+    response = site.client.post("/admin/adm_post/actions", data=action_form(site, "hand_over", 1))
+
+    assert response.status_code == 303
+    assert post_ids(site) == [1, 2, 3, 4]
+    label = "Hand over to a guest"
+    with site.db.session() as session:
+        guest_id = session.scalar(select(AdmAuthor.id).where(AdmAuthor.name == "Guest"))
+        (added,) = history_of(session, AdmAuthor, guest_id)
+        (renamed,) = history_of(session, AdmAuthor, 1)
+        (handed,) = history_of(session, AdmPost, 1)
+        (deleted,) = history_of(session, AdmPost, 5)
+        assert history_of(session, AdmPost, 2) == []
+        assert history_of(session, AdmAuthor, 2) == []
+    assert (added.action, added.message, added.object_repr) == ("add", label, "Guest")
+    assert {"field": "email", "old": None, "new": "guest@example.com"} in added.changes
+    assert (renamed.action, renamed.message, renamed.changes) == (
+        "change",
+        label,
+        [{"field": "name", "old": "Ada Lovelace", "new": "Ada Lovelace (retired)"}],
+    )
+    assert (handed.action, handed.changes) == (
+        "change",
+        [{"field": "author_id", "old": 1, "new": guest_id}],
+    )
+    assert (deleted.action, deleted.message) == ("delete", label)
+    assert {"field": "id", "old": 5, "new": None} in deleted.changes
+
+
 def test_a_bulk_action_without_the_csrf_token_is_refused(site: Site) -> None:
     site.sign_in(ROOT)
     form = action_form(site, "delete_selected", 1, confirm="yes")

@@ -42,13 +42,14 @@ import hmac
 import math
 import secrets
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, overload
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, inspect, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ColumnProperty, Mapped, Mapper, Session, mapped_column
 
@@ -66,6 +67,7 @@ __all__ = [
     "DELETE",
     "MASK",
     "MIGRATIONS",
+    "ChangeTracker",
     "LogEntry",
     "changes_between",
     "history_of",
@@ -510,6 +512,80 @@ def _record_change(
     if not changes:
         return None
     return _record(session, user, CHANGE, obj, changes, message)
+
+
+class ChangeTracker:
+    """Watch a session and record every ORM row added, changed or deleted through it.
+
+    The admin wraps each custom action in one, so that the history holds what
+    the action did to any row, selected or not. Rows are seen as they are
+    flushed and, at ``record``, as they are about to be; bulk ``update()`` and
+    ``delete()`` statements bypass the ORM and are not seen.
+
+    Example::
+
+        tracker = ChangeTracker()
+        with tracker.watching(session.sync_session):
+            await archive_old_posts(session)
+        await session.run_sync(tracker.record, request.user, "Archive old posts")
+    """
+
+    def __init__(self) -> None:
+        self._added: dict[int, object] = {}
+        self._befores: dict[int, tuple[object, dict[str, Any]]] = {}
+        self._deleted: set[int] = set()
+
+    @contextmanager
+    def watching(self, session: Session) -> Iterator[ChangeTracker]:
+        """Watch the flushes of ``session`` (an ``AsyncSession``'s ``sync_session``) while open."""
+        event.listen(session, "before_flush", self._before_flush)
+        try:
+            yield self
+        finally:
+            event.remove(session, "before_flush", self._before_flush)
+
+    def _before_flush(self, session: Session, _context: Any, _instances: Any) -> None:
+        self._see(session)
+
+    def _see(self, session: Session) -> None:
+        for obj in session.new:
+            if not isinstance(obj, LogEntry):
+                self._added.setdefault(id(obj), obj)
+        for obj in [*session.dirty, *session.deleted]:
+            ident = id(obj)
+            if isinstance(obj, LogEntry) or ident in self._added:
+                continue
+            if ident not in self._befores:
+                self._befores[ident] = (obj, _committed_snapshot(obj))
+            if obj in session.deleted:
+                self._deleted.add(ident)
+
+    def record(self, session: Session, user: _User | None, message: str = "") -> None:
+        """Flush, then record each row seen, with ``message``; sync only (``run_sync``)."""
+        self._see(session)
+        session.flush()
+        for obj in self._added.values():
+            state = inspect(obj)
+            if state.persistent:
+                _record(session, user, ADD, obj, None, message)
+        for ident, (obj, before) in self._befores.items():
+            state = inspect(obj)
+            if ident in self._deleted or state.deleted or state.was_deleted:
+                _record(session, user, DELETE, obj, changes_between(before, {}), message)
+            elif state.persistent:
+                _record_change(session, user, obj, before, message)
+
+
+def _committed_snapshot(obj: object) -> dict[str, Any]:
+    """Return ``snapshot(obj)`` as it was before the changes not yet flushed."""
+    values = snapshot(obj)
+    state = inspect(obj)
+    for key in _column_keys(state.mapper):
+        history = state.attrs[key].history
+        if history.added:
+            old = history.deleted[0] if history.deleted else None
+            values[key] = _Masked(old) if is_secret(key) else json_safe(old)
+    return values
 
 
 # Reading -------------------------------------------------------------------------------

@@ -73,11 +73,11 @@ def action(*, label: str | None = None, permission: str = "change") -> Callable[
     It may return a response (a download, a page); otherwise the list page
     is shown again with a message.
 
-    The history records what the action did to the selected rows through
-    the session, with the action's label: each row it deleted
-    (``session.delete``) as a deletion, each other row as a change of the
-    columns it changed. Bulk ``update()``/``delete()`` statements and rows
-    that were not selected are not seen; record those with
+    The history records, under the action's label, every row the action
+    adds, changes or deletes through the session, selected or not: each new
+    row as an addition, each deleted one as a deletion, each other as a
+    change of the columns it changed. Bulk ``update()``/``delete()``
+    statements bypass the session and are not seen; record what they do with
     ``carboy.admin.history.record``.
 
     Args:

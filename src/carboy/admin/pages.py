@@ -35,7 +35,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,14 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from carboy._callables import run_callable
 from carboy.admin._paths import primary_key_of
 from carboy.admin.deletion import Deletion, plan_deletion
-from carboy.admin.history import (
-    DELETE,
-    changes_between,
-    recent_actions,
-    record,
-    record_change,
-    snapshot,
-)
+from carboy.admin.history import ChangeTracker, recent_actions
 from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
 from carboy.admin.objectpages import ObjectPages, format_time
@@ -447,17 +439,12 @@ class _Pages:
         if info.name == DELETE_SELECTED:
             return await self._delete_selected(request, session, model_admin, objects, form, back)
         method = getattr(model_admin, info.name)
-        befores = [snapshot(obj) for obj in objects]
-        outcome = await run_callable(method, request, session, objects)
-        # The selected rows the action deleted are recorded as deletions, the
-        # others as changes of the columns it changed.
-        for obj, before in zip(objects, befores, strict=True):
-            state = sa_inspect(obj)
-            if obj in session.deleted or state.deleted or state.was_deleted:
-                gone = changes_between(before, {})
-                await record(session, request.user, DELETE, obj, gone, message=info.label)
-            elif state.persistent:
-                await record_change(session, request.user, obj, before, message=info.label)
+        # Every row the action adds, changes or deletes through the session
+        # is recorded, under the action's label.
+        tracker = ChangeTracker()
+        with tracker.watching(session.sync_session):
+            outcome = await run_callable(method, request, session, objects)
+        await session.run_sync(tracker.record, request.user, info.label)
         if isinstance(outcome, Response):
             return outcome
         await session.flush()
