@@ -31,7 +31,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Column, func, select
 from sqlalchemy import inspect as sa_inspect
@@ -39,6 +39,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from carboy.admin._pagekit import PageKit
 from carboy.admin._paths import primary_key_of, unique_groups
 from carboy.admin._widgets import RelatedForm, StoredFile
 from carboy.admin.deletion import plan_deletion
@@ -55,7 +56,7 @@ from carboy.admin.inlineforms import (
 )
 from carboy.admin.inlines import InlineTable, inline_tables
 from carboy.admin.listing import display_value
-from carboy.admin.modelforms import FormField, ModelForm, integer_bound
+from carboy.admin.modelforms import FormField, ModelForm
 from carboy.admin.options import ModelAdmin, label_of
 from carboy.admin.users import is_user_model
 from carboy.auth import has_permission, model_permission
@@ -64,9 +65,6 @@ from carboy.exceptions import HTTPException
 from carboy.requests import Request
 from carboy.responses import RedirectResponse, Response
 from carboy.sessions import flash
-
-if TYPE_CHECKING:
-    from carboy.admin.pages import _Pages
 
 __all__ = ["SAVE_REFUSED", "ObjectPages"]
 
@@ -90,16 +88,15 @@ def _article(noun: str) -> str:
 
 
 class ObjectPages:
-    """The handlers of the pages of one row, sharing the admin's page helpers.
+    """The handlers of the pages of one row.
 
     Args:
-        pages: The admin's other pages, whose helpers (rendering, permissions)
-            these use.
+        kit: The rendering, permission and lookup helpers every admin page shares.
     """
 
-    def __init__(self, pages: _Pages) -> None:
-        self.pages = pages
-        self.admin = pages.admin
+    def __init__(self, kit: PageKit) -> None:
+        self.kit = kit
+        self.admin = kit.admin
         self._forms: dict[str, ModelForm] = {}
 
     # Helpers -----------------------------------------------------------------------------
@@ -110,28 +107,6 @@ class ObjectPages:
         if found is None or found.model_admin is not model_admin:
             found = self._forms[model_admin.table] = ModelForm(model_admin)
         return found
-
-    def _ident(self, model_admin: ModelAdmin, pk: str) -> Any:
-        """Return the primary key written in the address, or end with 404."""
-        key = primary_key_of(model_admin.model)
-        missing = HTTPException(404, f"No {model_admin.verbose_name} has this id.")
-        if key is None:
-            raise missing
-        python = key.type.python_type
-        if python is int:
-            if not (pk.isascii() and pk.isdigit()) or int(pk) >= integer_bound(key):
-                raise missing
-            return int(pk)
-        try:
-            return python(pk)
-        except (TypeError, ValueError):
-            raise missing from None
-
-    async def _object(self, session: AsyncSession, model_admin: ModelAdmin, ident: Any) -> Any:
-        obj = await session.get(model_admin.model, ident)
-        if obj is None:
-            raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
-        return obj
 
     async def _formsets(
         self,
@@ -180,8 +155,8 @@ class ObjectPages:
 
     async def add(self, request: Request, session: AsyncSession, table: str) -> Response:
         """Show the empty form of a model, or add the row it sends."""
-        model_admin = self.pages._model_admin(table)
-        allowed = await self.pages._require(request, session, model_admin, "add")
+        model_admin = self.kit.model_admin(table)
+        allowed = await self.kit.require(request, session, model_admin, "add")
         model_form = self.model_form(model_admin)
         layout = model_form.layout()
         names = _editable(model_form, layout, "add", request.user)
@@ -233,13 +208,13 @@ class ObjectPages:
         self, request: Request, session: AsyncSession, table: str, pk: str
     ) -> Response:
         """Show a row's form (its values alone, for view-only users), or save what it sends."""
-        model_admin = self.pages._model_admin(table)
-        allowed = await self.pages._permissions(request, session, model_admin)
+        model_admin = self.kit.model_admin(table)
+        allowed = await self.kit.permissions(request, session, model_admin)
         if request.method == "POST" or not allowed["change"]:
             # Saving needs the change permission; seeing, either of view and change.
             action = "change" if request.method == "POST" else "view"
-            await self.pages._require(request, session, model_admin, action)
-        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+            await self.kit.require(request, session, model_admin, action)
+        obj = await self.kit.get_object(session, model_admin, self.kit.ident(model_admin, pk))
         model_form = self.model_form(model_admin)
         if not allowed["change"]:
             return await self._form_page(request, session, model_form, None, [], obj, allowed)
@@ -406,7 +381,7 @@ class ObjectPages:
             heading = f"View {noun}"
         else:
             heading = f"Change {noun}"
-        return self.pages._render(
+        return self.kit.render(
             request,
             "change_form.html",
             {
@@ -473,16 +448,16 @@ class ObjectPages:
         self, request: Request, session: AsyncSession, table: str, pk: str, field: str
     ) -> Response:
         """Send the file stored in a binary column of a row, as an attachment."""
-        model_admin = self.pages._model_admin(table)
-        allowed = await self.pages._permissions(request, session, model_admin)
+        model_admin = self.kit.model_admin(table)
+        allowed = await self.kit.permissions(request, session, model_admin)
         if not allowed["change"]:
-            await self.pages._require(request, session, model_admin, "view")
+            await self.kit.require(request, session, model_admin, "view")
         model_form = self.model_form(model_admin)
         found = model_form.fields.get(field)
         shown = {name for _, group in model_form.layout() for name in group}
         if found is None or found.kind != "file" or field not in shown:
             raise HTTPException(404, f"The {model_admin.verbose_name} has no file field {field!r}.")
-        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+        obj = await self.kit.get_object(session, model_admin, self.kit.ident(model_admin, pk))
         content = getattr(obj, field)
         if content is None:
             raise HTTPException(404, f"The {model_admin.verbose_name} holds no {found.label}.")
@@ -503,12 +478,12 @@ class ObjectPages:
         self, request: Request, session: AsyncSession, table: str, pk: str
     ) -> Response:
         """List what deleting a row takes with it (or what stops it), then delete it."""
-        model_admin = self.pages._model_admin(table)
-        allowed = await self.pages._require(request, session, model_admin, "delete")
-        obj = await self._object(session, model_admin, self._ident(model_admin, pk))
+        model_admin = self.kit.model_admin(table)
+        allowed = await self.kit.require(request, session, model_admin, "delete")
+        obj = await self.kit.get_object(session, model_admin, self.kit.ident(model_admin, pk))
         deletion = await session.run_sync(plan_deletion, obj)
         name = str(await session.run_sync(lambda _: model_admin.object_repr(obj)))
-        forbidden = await self.pages._forbidden(request, session, [deletion])
+        forbidden = await self.kit.forbidden(request, session, [deletion])
         refused = None
         if request.method == "POST" and not deletion.is_blocked and not forbidden:
             try:
@@ -521,7 +496,7 @@ class ObjectPages:
                 flash(request, f"The {noun} “{name}” was deleted.", "success")
                 return RedirectResponse(self.admin.url(table), SEE_OTHER)
         status = CONFLICT if request.method == "POST" else 200
-        return self.pages._render(
+        return self.kit.render(
             request,
             "delete.html",
             {
@@ -548,9 +523,9 @@ class ObjectPages:
 
         The history of a deleted row stays readable.
         """
-        model_admin = self.pages._model_admin(table)
-        allowed = await self.pages._require(request, session, model_admin, "view")
-        ident = self._ident(model_admin, pk)
+        model_admin = self.kit.model_admin(table)
+        allowed = await self.kit.require(request, session, model_admin, "view")
+        ident = self.kit.ident(model_admin, pk)
         entries = await history_of(session, model_admin.model, ident, limit=MAX_HISTORY)
         obj = await session.get(model_admin.model, ident)
         if obj is None and not entries:
@@ -587,7 +562,7 @@ class ObjectPages:
                     "changes": changes,
                 }
             )
-        return self.pages._render(
+        return self.kit.render(
             request,
             "history.html",
             {

@@ -40,8 +40,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carboy._callables import run_callable
+from carboy.admin._pagekit import PageKit
 from carboy.admin._paths import primary_key_of
-from carboy.admin.deletion import Deletion, plan_deletion
+from carboy.admin.deletion import plan_deletion
 from carboy.admin.history import ChangeTracker, recent_actions
 from carboy.admin.listing import display_value, parameters_for
 from carboy.admin.modelforms import integer_bound
@@ -61,7 +62,6 @@ from carboy.requests import HTTPConnection, Request
 from carboy.responses import JSONResponse, RedirectResponse, Response
 from carboy.routing import Router
 from carboy.sessions import flash
-from carboy.templating import render
 
 if TYPE_CHECKING:
     from carboy.admin.extension import Admin
@@ -155,28 +155,10 @@ def admin_router(admin: Admin) -> Router:
     return router
 
 
-class _Pages:
-    """The handlers of the admin pages, sharing the battery."""
+class _Pages(PageKit):
+    """The handlers of the dashboard, list, action and sign-in pages."""
 
     objects: ObjectPages
-
-    def __init__(self, admin: Admin) -> None:
-        self.admin = admin
-
-    # Helpers ----------------------------------------------------------------
-
-    def _render(
-        self,
-        request: Request,
-        name: str,
-        context: Mapping[str, Any] | None = None,
-        status_code: int = 200,
-        headers: Mapping[str, str] | None = None,
-    ) -> Response:
-        variables = {"admin": self.admin, **(context or {})}
-        return render(
-            request, f"carboy/admin/{name}", variables, status_code=status_code, headers=headers
-        )
 
     async def require_staff(self, request: Request) -> None:
         """End the request unless an active staff user sent it: sign-in page, or 403."""
@@ -186,42 +168,13 @@ class _Pages:
         if not (user.is_active and user.is_staff):
             raise HTTPException(403, STAFF_ONLY)
 
-    def _model_admin(self, table: str) -> ModelAdmin:
-        found = self.admin.model_admin(table)
-        if found is None:
-            raise HTTPException(404, "The administration has no such model.")
-        return found
-
-    async def _permissions(
-        self, request: Request, session: AsyncSession, model_admin: ModelAdmin
-    ) -> dict[str, bool]:
-        """Return which of the model's four actions the user may do."""
-        user = request.user
-        return {
-            action: await has_permission(session, user, model_permission(model_admin.model, action))
-            for action in ("view", "add", "change", "delete")
-        }
-
-    async def _require(
-        self, request: Request, session: AsyncSession, model_admin: ModelAdmin, action: str
-    ) -> dict[str, bool]:
-        allowed = await self._permissions(request, session, model_admin)
-        if not allowed[action]:
-            raise HTTPException(
-                403,
-                f"You may not {action} {model_admin.verbose_name_plural}: you lack the "
-                f"permission {model_permission(model_admin.model, action)}. Ask an "
-                "administrator for it.",
-            )
-        return allowed
-
     # Dashboard ----------------------------------------------------------------
 
     async def index(self, request: Request, session: AsyncSession) -> Response:
         """Show the registered models by section, and the user's recent actions."""
         sections: dict[str, list[dict[str, Any]]] = {}
         for table, model_admin in self.admin.registry.items():
-            allowed = await self._permissions(request, session, model_admin)
+            allowed = await self.permissions(request, session, model_admin)
             if not any(allowed.values()):
                 continue
             sections.setdefault(model_admin.get_section(), []).append(
@@ -233,7 +186,7 @@ class _Pages:
                 }
             )
         recent = await recent_actions(session, request.user, limit=10)
-        return self._render(
+        return self.render(
             request,
             "index.html",
             {
@@ -247,11 +200,11 @@ class _Pages:
 
     async def changelist(self, request: Request, session: AsyncSession, table: str) -> Response:
         """Show one page of a model's rows, searched, filtered and sorted as asked."""
-        model_admin = self._model_admin(table)
-        allowed = await self._require(request, session, model_admin, "view")
+        model_admin = self.model_admin(table)
+        allowed = await self.require(request, session, model_admin, "view")
         spec = self.admin.list_spec(table)
         page = await spec.fetch(session, request.query_params.multi_items())
-        return self._render(
+        return self.render(
             request, "list.html", self._list_context(request, model_admin, spec, page, allowed)
         )
 
@@ -347,7 +300,7 @@ class _Pages:
 
     async def autocomplete(self, request: Request, session: AsyncSession, table: str) -> Response:
         """Return one page of the rows a search box of ``autocomplete_fields`` may hold, as JSON."""
-        model_admin = self._model_admin(table)
+        model_admin = self.model_admin(table)
         query = request.query_params
         name = query.get("field", "")
         model_form = self.objects.model_form(model_admin)
@@ -378,7 +331,7 @@ class _Pages:
                 f"The {field.label.lower()} of a {model_admin.verbose_name} cannot be searched: "
                 "its model is not registered with the admin.",
             )
-        own = await self._permissions(request, session, model_admin)
+        own = await self.permissions(request, session, model_admin)
         if not (own["add"] or own["change"]):
             may_view = await has_permission(
                 session, request.user, model_permission(related.model, "view")
@@ -413,8 +366,8 @@ class _Pages:
 
     async def actions(self, request: Request, session: AsyncSession, table: str) -> Response:
         """Run a bulk action on the selected rows; deletion asks for a confirmation first."""
-        model_admin = self._model_admin(table)
-        allowed = await self._require(request, session, model_admin, "view")
+        model_admin = self.model_admin(table)
+        allowed = await self.require(request, session, model_admin, "view")
         spec = self.admin.list_spec(table)
         form = await request.form()
         name = form.get("action")
@@ -464,7 +417,7 @@ class _Pages:
         plans = [await session.run_sync(plan_deletion, obj) for obj in objects]
         names = await session.run_sync(lambda _: [model_admin.object_repr(obj) for obj in objects])
         blocked = [(name, plan) for name, plan in zip(names, plans, strict=True) if plan.is_blocked]
-        forbidden = await self._forbidden(request, session, plans)
+        forbidden = await self.forbidden(request, session, plans)
         if forbidden:
             raise HTTPException(
                 403,
@@ -491,7 +444,7 @@ class _Pages:
             for noun, (singular, count) in totals.items()
         ]
         key = primary_key_of(model_admin.model)
-        return self._render(
+        return self.render(
             request,
             "delete_selected.html",
             {
@@ -509,23 +462,6 @@ class _Pages:
             },
             status_code=CONFLICT if confirmed else 200,
         )
-
-    async def _forbidden(
-        self, request: Request, session: AsyncSession, deletions: Sequence[Deletion]
-    ) -> list[str]:
-        """Return the kinds of rows deleted with these that the user may not delete."""
-        found: list[str] = []
-        for deletion in deletions:
-            for group in deletion.deleted:
-                model = group.model
-                if model is None or self.admin.model_admin(model.__table__.name) is None:
-                    continue
-                if group.noun in found:
-                    continue
-                codename = model_permission(model, "delete")
-                if not await has_permission(session, request.user, codename):
-                    found.append(group.noun)
-        return found
 
     async def _selected(
         self, session: AsyncSession, spec: ListSpec, values: Sequence[Any]
@@ -560,7 +496,7 @@ class _Pages:
         if request.method == "GET":
             wanted = request.query_params.get("next")
             initial = {"next": wanted if is_safe_next(wanted) else ""}
-            return self._render(
+            return self.render(
                 request, "login.html", {"form": LoginForm.blank(request, initial=initial)}
             )
         if request.app.settings.csrf_enabled and "cookie" not in request.headers:
@@ -568,7 +504,7 @@ class _Pages:
             raise CSRFError(NO_SESSION)
         form = await LoginForm.from_request(request)
         if not form.is_valid:
-            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+            return self.render(request, "login.html", {"form": form}, UNPROCESSABLE)
         data = form.data
         throttles = auth_of(request).throttles or DEFAULT_THROTTLES
         account = f"{by_ip(request)}:{data.email.strip().lower()}"
@@ -576,7 +512,7 @@ class _Pages:
             await hit(request, "auth.login", throttles.login_per_ip, by_ip(request))
             await hit(request, "auth.login", throttles.login_per_account, account)
         except RateLimited as exc:
-            return self._render(
+            return self.render(
                 request, "throttled.html", {"detail": exc.detail}, exc.status_code, exc.headers
             )
         user = await authenticate(request, session, data.email, data.password.get_secret_value())
@@ -584,10 +520,10 @@ class _Pages:
             from carboy.auth.pages import LOGIN_FAILED
 
             form.add_error(None, LOGIN_FAILED)
-            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+            return self.render(request, "login.html", {"form": form}, UNPROCESSABLE)
         if not user.is_staff:
             form.add_error(None, NOT_STAFF)
-            return self._render(request, "login.html", {"form": form}, UNPROCESSABLE)
+            return self.render(request, "login.html", {"form": form}, UNPROCESSABLE)
         login(request, user)
         await limiter_of(request.app).reset("auth.login", account, throttles.login_per_account)
         target = data.next if is_safe_next(data.next) else index
@@ -596,7 +532,7 @@ class _Pages:
     async def logout(self, request: Request) -> Response:
         """Ask to confirm, then sign out and go to the admin's sign-in page."""
         if request.method == "GET":
-            return self._render(request, "logout.html", {"form": LogoutForm.blank(request)})
+            return self.render(request, "logout.html", {"form": LogoutForm.blank(request)})
         logout(request)
         flash(request, "You are signed out.", "success")
         return RedirectResponse(f"{self.admin.prefix}/login", SEE_OTHER)

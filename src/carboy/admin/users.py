@@ -84,17 +84,17 @@ class PasswordPage:
         self, request: Request, session: AsyncSession, table: str, pk: str
     ) -> Response:
         """Show the form, or set the password sent twice and go back to the user's page."""
-        pages = self.objects.pages
-        model_admin = pages._model_admin(table)
+        kit = self.objects.kit
+        model_admin = kit.model_admin(table)
         if not is_user_model(model_admin.model):
             raise HTTPException(404, NOT_A_USER_MODEL.format(noun=model_admin.verbose_name))
-        await pages._require(request, session, model_admin, "change")
-        user = await session.get(model_admin.model, self.objects._ident(model_admin, pk))
+        await kit.require(request, session, model_admin, "change")
+        user = await session.get(model_admin.model, kit.ident(model_admin, pk))
         if user is None:
             raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
         context = {"model_admin": model_admin, "user": user, "urls": self._urls(table, pk)}
         if request.method == "GET":
-            return pages._render(
+            return kit.render(
                 request, "password.html", {**context, "form": SetPasswordForm.blank(request)}
             )
         form = await SetPasswordForm.from_request(request)
@@ -109,7 +109,7 @@ class PasswordPage:
                 for problem in exc.problems:
                     form.add_error("new_password", problem)
         if data is None or form.errors:
-            return pages._render(request, "password.html", {**context, "form": form}, UNPROCESSABLE)
+            return kit.render(request, "password.html", {**context, "form": form}, UNPROCESSABLE)
         before = snapshot(user)
         user.set_password(password)
         await record_change(session, request.user, user, before, message="Password changed")
