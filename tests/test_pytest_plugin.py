@@ -70,6 +70,14 @@ async def names_async(session: AsyncSession) -> list[str]:
     return list((await session.scalars(select(Item.name).order_by(Item.name))).all())
 
 
+@app.get("/async/raw")
+async def raw_counts(session: AsyncSession) -> dict[str, int]:
+    connection = await session.connection()
+    driver = await connection.exec_driver_sql("SELECT count(*) FROM plugin_item")
+    core = await connection.execute(select(func.count()).select_from(Item))
+    return {"driver": driver.scalar_one(), "core": core.scalar_one()}
+
+
 @app.post("/async/items/{name}/refused")
 async def add_then_refuse(name: str, session: AsyncSession) -> None:
     session.add(Item(name=name))
@@ -150,6 +158,7 @@ def test_1_an_async_handler_writes_into_the_tests_transaction(client, db_session
     row = db_session.scalars(select(Item).where(Item.name == "from-a-request")).one()
     assert response.json() == {"id": row.id, "name": "from-a-request"}
     assert client.get("/items").json() == {"count": 2}
+    assert client.get("/async/raw").json() == {"driver": 2, "core": 2}
 
 
 def test_2_a_refused_request_undoes_only_its_own_rows(client, db_session):

@@ -369,7 +369,7 @@ class Database:
             join_transaction_mode="create_savepoint",
         )
         async_factory: async_sessionmaker[Any] = async_sessionmaker(
-            bind=AsyncConnection(self.async_engine, connection),
+            bind=_JoinedAsyncConnection(self.async_engine, connection),
             class_=_JoinedAsyncSession,
             sync_session_class=session_class,
             expire_on_commit=False,
@@ -457,6 +457,41 @@ class _JoinedAsyncSession(AsyncSession):
             execution_options=options,
             bind_arguments=bind_arguments,
             **kw,
+        )
+
+
+class _JoinedAsyncConnection(AsyncConnection):
+    """The async face of the tests' connection, for ``await session.connection()``.
+
+    As with ``_JoinedAsyncSession``, only the two ways of running a statement
+    differ from the stock ones, which expect an async driver underneath.
+    """
+
+    async def execute(
+        self,
+        statement: Any,
+        parameters: Any = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return await greenlet_spawn(
+            self.sync_connection.execute,  # type: ignore[union-attr]
+            statement,
+            parameters,
+            execution_options=execution_options,
+        )
+
+    async def exec_driver_sql(
+        self,
+        statement: str,
+        parameters: Any = None,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return await greenlet_spawn(
+            self.sync_connection.exec_driver_sql,  # type: ignore[union-attr]
+            statement,
+            parameters,
+            execution_options,
         )
 
 
