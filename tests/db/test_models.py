@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -138,3 +142,67 @@ def test_lazy_loads_work_when_the_guard_is_off(make: Make) -> None:
         shelf_id = client.post("/sync/shelves", json={"name": "A"}).json()["id"]
         client.post(f"/sync/shelves/{shelf_id}/volumes", json={"title": "Emma"})
         assert client.get(f"/sync/shelves/{shelf_id}/lazy").json() == ["Emma"]
+
+
+# A class name an app shares with a battery's model ------------------------------------------
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+SHARED_NAME_SCRIPT = """
+import sys
+
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, configure_mappers, mapped_column, relationship
+
+from carboy.db import Model
+
+if sys.argv[1] == "battery-first":
+    from carboy.auth import Group as AuthGroup
+
+
+class Group(Model):
+    __tablename__ = "team_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    members: Mapped[list["Member"]] = relationship(back_populates="group")
+
+
+class Member(Model):
+    __tablename__ = "team_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("team_group.id"))
+    group: Mapped["Group"] = relationship(back_populates="members")
+
+
+if sys.argv[1] == "app-first":
+    from carboy.auth import Group as AuthGroup
+from carboy.auth.user import User
+
+configure_mappers()
+print(
+    Member.group.property.mapper.class_ is Group,
+    User.groups.property.mapper.class_ is AuthGroup,
+    Group.__table__ is not AuthGroup.__table__,
+)
+"""
+
+
+@pytest.mark.parametrize("order", ["battery-first", "app-first"])
+def test_an_app_model_may_share_its_class_name_with_a_battery_model(
+    tmp_path: Path, order: str
+) -> None:
+    # carboy.auth has a Group; an app's own Group, named by string in a
+    # relationship, must resolve to the app's, in either import order.
+    script = tmp_path / "shared_name.py"
+    script.write_text(SHARED_NAME_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), order],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]

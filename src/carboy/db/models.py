@@ -69,6 +69,10 @@ class Model(DeclarativeBase):
                 return None
         return table_name(cls.__name__)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _give_the_name_to_the_app(cls)
+
     def __repr__(self) -> str:
         mapper = self.__mapper__
         identity = mapper.primary_key_from_instance(self)
@@ -77,6 +81,33 @@ class Model(DeclarativeBase):
             for column, value in zip(mapper.primary_key, identity, strict=True)
         )
         return f"<{type(self).__name__} {keys}>"
+
+
+def _give_the_name_to_the_app(cls: type[Model]) -> None:
+    """Let an app's model own a class name that a battery's model has too.
+
+    SQLAlchemy finds a relationship target written as a name (``"Group"``,
+    or ``Mapped["Group"]`` under postponed annotations) in the class registry
+    that every ``Model`` shares; two classes of one name make it ambiguous,
+    and mapping fails. carboy's batteries name their own models by class,
+    never by string, so the app's class takes the short name, whichever was
+    declared first; the battery's stays reachable by its full path, such as
+    ``"carboy.auth.models.Group"``. Two app classes of one name stay
+    ambiguous, as SQLAlchemy makes them.
+    """
+    names = cls.registry._class_registry
+    marker = names.get(cls.__name__)
+    refs = getattr(marker, "contents", None)
+    if not refs:
+        return
+    classes = [ref() for ref in refs]
+    apps = [found for found in classes if found is not None and not _is_battery(found)]
+    if len(apps) == 1 and len(classes) > 1:
+        names[cls.__name__] = apps[0]
+
+
+def _is_battery(cls: type) -> bool:
+    return cls.__module__.startswith("carboy.")
 
 
 def _declares_primary_key(cls: type) -> bool:
