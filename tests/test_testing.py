@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from carboy import Carboy, PlainTextResponse, Request, Response, WebSocket, WebSocketDisconnect
-from carboy.csrf import csrf_exempt
-from carboy.testing import TestClient
+from carboy.config import Settings
+from carboy.csrf import csrf_exempt, csrf_token
+from carboy.responses import HTMLResponse
+from carboy.testing import TestClient, csrf_token_in
 from carboy.types import Receive, Scope, Send
 
 
@@ -463,3 +465,45 @@ def test_an_app_error_before_accept_is_raised_from_connect() -> None:
         client.websocket_connect("/ws").__enter__()
 
     assert info.value.args == ("early",)
+
+
+# csrf_token_in ---------------------------------------------------------------------------------
+
+
+def test_csrf_token_in_reads_the_token_a_form_page_carries_and_the_post_is_accepted() -> None:
+    app = Carboy(settings=Settings(secret_key="testing-csrf-token-in"))  # type: ignore[arg-type]
+
+    @app.get("/form")
+    async def form(request: Request) -> HTMLResponse:
+        token = csrf_token(request)
+        return HTMLResponse(
+            '<form method="post"><input name="title">'
+            f'<input type="hidden" name="csrf_token" value="{token}"></form>'
+        )
+
+    @app.post("/form")
+    async def take(request: Request) -> dict[str, str]:
+        data = await request.form()
+        return {"title": str(data["title"])}
+
+    with TestClient(app) as client:
+        page = client.get("/form")
+        refused = client.post("/form", data={"title": "no token"})
+        accepted = client.post(
+            "/form", data={"title": "with token", "csrf_token": csrf_token_in(page.text)}
+        )
+
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    assert accepted.json() == {"title": "with token"}
+
+
+def test_csrf_token_in_says_when_a_page_has_no_token() -> None:
+    with pytest.raises(AssertionError) as caught:
+        csrf_token_in('<form><input name="csrf_token"><input name="title" value="x"></form>')
+
+    assert str(caught.value) == (
+        "The page has no csrf_token field: is it the page of a form, and does the template "
+        "draw the form with form.render(), or a hidden input named csrf_token holding "
+        "csrf_token()?"
+    )

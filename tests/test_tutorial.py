@@ -485,8 +485,8 @@ def test_07_tests_the_project_s_own_tests_pass(tutorial: Tutorial) -> None:
 
     output = tutorial.outputs["python -m pytest"]
 
-    # run() asserted that pytest exited with 0; the chapter's four tests were among those run.
-    assert re.search(r"^tests/test_notes\.py \.\.\.\. ", output, re.MULTILINE), output
+    # run() asserted that pytest exited with 0; the chapter's five tests were among those run.
+    assert re.search(r"^tests/test_notes\.py \.\.\.\.\. ", output, re.MULTILINE), output
     assert re.search(r"\b\d+ passed\b", output), output
 
 

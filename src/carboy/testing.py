@@ -13,7 +13,11 @@ Async use, in the caller's event loop; ``async with`` gives an
     async with TestClient(app) as client:
         response = await client.get("/")
 
-Cookies are kept between requests, as a browser keeps them.
+Cookies are kept between requests, as a browser keeps them. A test posts a
+form as a browser does, with the CSRF token of the page that shows it::
+
+    page = client.get("/notes/new")
+    client.post("/notes/new", data={"csrf_token": csrf_token_in(page.text), ...})
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import math
 import typing
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from html.parser import HTMLParser
 from types import TracebackType
 from typing import Any
 
@@ -35,9 +40,38 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from carboy.exceptions import WebSocketDisconnect
 from carboy.types import ASGIApp, Message
 
-__all__ = ["TestClient", "WebSocketTestSession"]
+__all__ = ["TestClient", "WebSocketTestSession", "csrf_token_in"]
 
 _CLIENT_ADDRESS = ("testclient", 50000)
+
+
+class _TokenFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "input" and found.get("name") == "csrf_token" and found.get("value"):
+            self.tokens.append(str(found["value"]))
+
+
+def csrf_token_in(html: str) -> str:
+    """Return the CSRF token of the first form on a page, to post the form in a test.
+
+    Raises:
+        AssertionError: when the page has no ``csrf_token`` field, so that
+            the test fails there, saying so, rather than with a 403 later.
+    """
+    finder = _TokenFinder()
+    finder.feed(html)
+    if not finder.tokens:
+        raise AssertionError(
+            "The page has no csrf_token field: is it the page of a form, and does the "
+            "template draw the form with form.render(), or a hidden input named csrf_token "
+            "holding csrf_token()?"
+        )
+    return finder.tokens[0]
 
 
 class _Lifespan:
