@@ -357,7 +357,9 @@ class Database:
         savepoint, its rollback undoes only its own work, and the final
         rollback undoes everything. The async sessions run on the sync
         driver's connection, blocking the event loop while the database
-        answers: fine for a test, never for serving.
+        answers: fine for a test, never for serving. As every session shares
+        the one connection, a test sends its requests one at a time; requests
+        run concurrently would interleave their savepoints.
         """
         connection = self.engine.connect()
         transaction = connection.begin()
