@@ -211,6 +211,46 @@ def test_db_session_joins_the_sessions_of_async_handlers(
         engine.dispose()
 
 
+def test_each_test_starts_with_no_rate_limit_counts(pytester: pytest.Pytester) -> None:
+    # One app serves the whole session; its counts must not carry over.
+    pytester.makepyfile(
+        app="""
+        from carboy import Carboy
+        from carboy.ratelimit import limit
+
+        app = Carboy()
+
+
+        @app.post("/sign-in")
+        @limit("2/minute")
+        async def sign_in() -> dict[str, bool]:
+            return {"signed_in": True}
+        """
+    )
+    pytester.makepyfile(
+        test_limits="""
+        import pytest
+
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+
+        @pytest.mark.parametrize("attempt", range(3))
+        def test_two_sign_ins(client, attempt):
+            assert [client.post("/sign-in").status_code for _ in range(3)] == [200, 200, 429]
+
+
+        @pytest.mark.anyio
+        async def test_two_more_through_the_async_client(async_client):
+            statuses = [(await async_client.post("/sign-in")).status_code for _ in range(3)]
+            assert statuses == [200, 200, 429]
+        """
+    )
+    _run(pytester).assert_outcomes(passed=4)
+
+
 def test_app_client_and_async_client_without_a_database(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         app="""

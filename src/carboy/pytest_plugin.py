@@ -13,6 +13,10 @@ defining fixtures of the same names:
 ``async_client``
     An ``httpx.AsyncClient`` over ``app``, its lifespan run, for async tests
     (mark them ``@pytest.mark.anyio``).
+
+Each test that uses ``client`` or ``async_client`` starts with no rate
+limit counts in memory (``carboy.ratelimit.forget_counts``), so that the
+sign-ins of earlier tests never throttle it.
 ``db_session``
     A SQLAlchemy ``Session`` on the app's database, inside a transaction
     rolled back when the test ends. The sessions the app opens during the
@@ -109,6 +113,7 @@ def client(app: Any) -> Iterator[TestClient]:
     """A test client over the app, its lifespan run around the test."""
     from carboy.testing import TestClient
 
+    _forget_rate_limit_counts(app)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -118,6 +123,7 @@ async def async_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An async client over the app, its lifespan run; for ``@pytest.mark.anyio`` tests."""
     from carboy.testing import TestClient
 
+    _forget_rate_limit_counts(app)
     async with TestClient(app) as http:
         yield http
 
@@ -132,6 +138,18 @@ def db_session(app: Any) -> Iterator[Session]:
         )
     with database.rolled_back_session() as session:
         yield session
+
+
+def _forget_rate_limit_counts(app: Any) -> None:
+    """Start the test with no rate limit counts in memory, as a new process would.
+
+    The app lives for the whole session; without this, the counts of earlier
+    tests (auth's sign-in throttle among them) would refuse later ones. Only
+    an app that uses ``carboy.ratelimit`` has imported it.
+    """
+    ratelimit = sys.modules.get("carboy.ratelimit")
+    if ratelimit is not None:
+        ratelimit.forget_counts(app)
 
 
 def _database_of(app: Any) -> Any:

@@ -14,6 +14,7 @@ from carboy.ratelimit import (
     Usage,
     by_ip,
     by_user,
+    forget_counts,
     hit,
     limit,
     limiter_of,
@@ -299,6 +300,43 @@ def test_limiter_of_an_app_without_the_battery_is_one_in_memory_kept_on_its_stat
     assert limiter_of(app) is limiter
     assert app.state.carboy_ratelimit is limiter
     assert limiter_of(Carboy()) is not limiter
+
+
+def test_forget_counts_starts_the_batterys_memory_counts_afresh(backend: MemoryBackend) -> None:
+    app = limited_app(backend)
+    with TestClient(app) as client:
+        assert [client.get("/items").status_code for _ in range(3)] == [200, 200, 429]
+
+        forget_counts(app)
+
+        assert len(backend) == 0
+        assert [client.get("/items").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_forget_counts_starts_the_default_limiter_afresh_and_makes_none() -> None:
+    app = Carboy()
+
+    @app.get("/items")
+    @limit("1/minute")
+    async def items() -> dict[str, str]:
+        return {"items": "all"}
+
+    forget_counts(app)
+    assert "carboy_ratelimit" not in app.state
+
+    with TestClient(app) as client:
+        assert [client.get("/items").status_code for _ in range(2)] == [200, 429]
+        forget_counts(app)
+        assert client.get("/items").status_code == 200
+
+
+def test_forget_counts_leaves_a_battery_with_no_limiter_yet_without_one() -> None:
+    extension = RateLimits()
+    app = Carboy(extensions=[extension])
+
+    forget_counts(app)
+
+    assert extension._limiter is None
 
 
 class FakeUser:

@@ -29,7 +29,15 @@ from __future__ import annotations
 from carboy.ratelimit.backends import Backend, MemoryBackend, RedisBackend, Usage
 from carboy.ratelimit.extension import RateLimits
 from carboy.ratelimit.keys import KeyFunction, by_ip, by_user
-from carboy.ratelimit.limiter import Limit, Limiter, RateLimited, hit, limit, limiter_of
+from carboy.ratelimit.limiter import (
+    Limit,
+    Limiter,
+    RateLimited,
+    forget_counts,
+    hit,
+    limit,
+    limiter_of,
+)
 from carboy.ratelimit.middleware import RateLimitMiddleware
 from carboy.ratelimit.rates import Rate, parse_rate
 
@@ -47,6 +55,7 @@ __all__ = [
     "Usage",
     "by_ip",
     "by_user",
+    "forget_counts",
     "hit",
     "limit",
     "limiter_of",

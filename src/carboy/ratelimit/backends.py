@@ -163,6 +163,12 @@ class MemoryBackend:
         with self._lock:
             self._counters.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every count, as a new process would start; for tests."""
+        with self._lock:
+            self._counters.clear()
+            self._ends.clear()
+
     async def close(self) -> None:
         """Do nothing: memory has no connection to release."""
 

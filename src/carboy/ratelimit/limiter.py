@@ -40,6 +40,7 @@ __all__ = [
     "Limiter",
     "RateLimited",
     "add_rate_limit_headers",
+    "forget_counts",
     "hit",
     "limit",
     "limiter_of",
@@ -124,6 +125,24 @@ def limiter_of(app: Carboy) -> Limiter:
         setattr(state, _STATE_NAME, Limiter(MemoryBackend()))
     limiter: Limiter = getattr(state, _STATE_NAME)
     return limiter
+
+
+def forget_counts(app: Carboy) -> None:
+    """Forget the counts the app's limiter keeps in memory, so that a test starts afresh.
+
+    carboy's pytest plugin calls it before each test that uses ``client`` or
+    ``async_client``: without it, one app serving a whole test session would
+    carry counts from test to test, and the twenty-first sign-in of the
+    session would be refused. Counts in Redis are left alone: a test that
+    shares them through ``ratelimit_url`` owns that store.
+    """
+    extension = app.extensions.get("ratelimit")
+    if extension is not None:
+        limiter = cast("RateLimits", extension)._limiter
+    else:
+        limiter = getattr(app.state, _STATE_NAME, None)
+    if limiter is not None and isinstance(limiter.backend, MemoryBackend):
+        limiter.backend.clear()
 
 
 async def hit(
