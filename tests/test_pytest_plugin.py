@@ -251,6 +251,62 @@ def test_each_test_starts_with_no_rate_limit_counts(pytester: pytest.Pytester) -
     _run(pytester).assert_outcomes(passed=4)
 
 
+MAIL_APP = """
+from carboy import Carboy, Request
+from carboy.csrf import csrf_exempt
+from carboy.mail import EmailMessage, mailer_of
+
+app = Carboy()
+
+
+@app.post("/invite/{count}")
+@csrf_exempt
+async def invite(request: Request, count: int) -> dict[str, int]:
+    mailer = mailer_of(request.app)
+    for number in range(count):
+        to = [f"guest{number}@example.com"]
+        await mailer.send(EmailMessage(to=to, subject=f"Invitation {number}", body="Come."))
+    return {"sent": count}
+"""
+
+
+def test_mail_goes_to_an_outbox_emptied_for_each_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=MAIL_APP)
+    pytester.makepyfile(
+        test_mail="""
+        import os
+
+
+        def test_1_one_message(client, mail_outbox):
+            assert client.post("/invite/1").json() == {"sent": 1}
+            assert [(m.to, m.subject) for m in mail_outbox] == [
+                (["guest0@example.com"], "Invitation 0")
+            ]
+
+
+        def test_2_the_outbox_starts_empty(client, mail_outbox):
+            assert mail_outbox == []
+            client.post("/invite/2")
+            assert [m.subject for m in mail_outbox] == ["Invitation 0", "Invitation 1"]
+
+
+        def test_3_the_backend_is_memory():
+            assert os.environ["CARBOY_MAIL_BACKEND"] == "memory"
+        """
+    )
+    _run(pytester, "-v").assert_outcomes(passed=3)
+
+
+def test_mail_outbox_with_another_backend_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=MAIL_APP)
+    pytester.makepyfile(test_x="def test_x(mail_outbox):\n    pass\n")
+    result = _run(pytester, env={"CARBOY_MAIL_BACKEND": "console"})
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*The mail_outbox fixture reads the memory mail backend, but the app's is ConsoleBackend*"]
+    )
+
+
 def test_app_client_and_async_client_without_a_database(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         app="""

@@ -1,7 +1,7 @@
 """carboy's pytest plugin: the fixtures a project's tests use, with no conftest.py.
 
 pytest loads it through the ``pytest11`` entry point of carboy's package. It
-gives four fixtures, which a project's own ``conftest.py`` may override by
+gives these fixtures, which a project's own ``conftest.py`` may override by
 defining fixtures of the same names:
 
 ``app``
@@ -13,10 +13,6 @@ defining fixtures of the same names:
 ``async_client``
     An ``httpx.AsyncClient`` over ``app``, its lifespan run, for async tests
     (mark them ``@pytest.mark.anyio``).
-
-Each test that uses ``client`` or ``async_client`` starts with no rate
-limit counts in memory (``carboy.ratelimit.forget_counts``), so that the
-sign-ins of earlier tests never throttle it.
 ``db_session``
     A SQLAlchemy ``Session`` on the app's database, inside a transaction
     rolled back when the test ends. The sessions the app opens during the
@@ -24,6 +20,9 @@ sign-ins of earlier tests never throttle it.
     the same transaction, so the rows a request writes are seen by the test
     and gone after it. Code that opens its own connections on the engine
     (``db.engine.connect()``) is outside it.
+``mail_outbox``
+    The messages the app sends during the test, oldest first: the memory
+    mail backend's list of ``EmailMessage``, emptied as the test starts.
 
 The database of the tests: ``CARBOY_TEST_DATABASE_URL`` when it is set,
 else a fresh SQLite file in pytest's temporary folder. Before the app is
@@ -32,6 +31,12 @@ loaded applies its migrations (or creates its tables when it has no
 migrations folder), once per test session. A project without carboy's
 database pays nothing: SQLAlchemy is imported only when the app has a
 ``Database``.
+
+Mail goes to memory during the tests, never out, unless
+``CARBOY_MAIL_BACKEND`` is set in the environment. Each test that uses
+``client`` or ``async_client`` starts with no rate limit counts in memory
+(``carboy.ratelimit.forget_counts``), so that the sign-ins of earlier tests
+never throttle it.
 """
 
 from __future__ import annotations
@@ -47,10 +52,14 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.orm import Session
 
+    from carboy.mail import EmailMessage
     from carboy.testing import TestClient
 
 TEST_DATABASE_URL = "CARBOY_TEST_DATABASE_URL"
 """The environment variable naming the database the tests use."""
+
+MAIL_BACKEND = "CARBOY_MAIL_BACKEND"
+"""The setting of the mail backend, ``memory`` during the tests unless set."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,7 +87,18 @@ def _carboy_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 @pytest.fixture(scope="session")
-def app(pytestconfig: pytest.Config, _carboy_database_url: str) -> Any:
+def _carboy_memory_mail() -> Iterator[None]:
+    """Send the tests' mail to memory, unless ``CARBOY_MAIL_BACKEND`` is set already."""
+    if MAIL_BACKEND in os.environ:
+        yield
+        return
+    os.environ[MAIL_BACKEND] = "memory"
+    yield
+    os.environ.pop(MAIL_BACKEND, None)
+
+
+@pytest.fixture(scope="session")
+def app(pytestconfig: pytest.Config, _carboy_database_url: str, _carboy_memory_mail: None) -> Any:
     """The project's app, with its database migrated once for the session."""
     import click
 
@@ -138,6 +158,23 @@ def db_session(app: Any) -> Iterator[Session]:
         )
     with database.rolled_back_session() as session:
         yield session
+
+
+@pytest.fixture
+def mail_outbox(app: Any) -> list[EmailMessage]:
+    """The messages the app sends during the test, oldest first; empty when it starts."""
+    from carboy.mail import MemoryBackend, mailer_of
+
+    backend = mailer_of(app).backend
+    if not isinstance(backend, MemoryBackend):
+        raise pytest.UsageError(
+            "The mail_outbox fixture reads the memory mail backend, but the app's is "
+            f"{type(backend).__name__}: leave CARBOY_MAIL_BACKEND unset for the tests (they "
+            "then use memory), or give the app Mail(MemoryBackend())."
+        )
+    backend.outbox.clear()
+    outbox: list[EmailMessage] = backend.outbox
+    return outbox
 
 
 def _forget_rate_limit_counts(app: Any) -> None:
