@@ -307,6 +307,30 @@ def test_mail_outbox_with_another_backend_is_a_clear_error(pytester: pytest.Pyte
     )
 
 
+@pytest.mark.parametrize(
+    ("ini", "parameters"),
+    [("", "m=8,t=1,p=1"), ("[pytest]\ncarboy_fast_password_hashing = false\n", "m=65536,t=3,p=4")],
+)
+def test_passwords_are_hashed_cheaply_in_tests_unless_configured_not_to(
+    pytester: pytest.Pytester, ini: str, parameters: str
+) -> None:
+    pytester.makepyfile(app="import carboy.auth\nfrom carboy import Carboy\n\napp = Carboy()\n")
+    if ini:
+        pytester.makeini(ini)
+    pytester.makepyfile(
+        test_hash=f"""
+        from carboy.auth.hashers import check_password, make_password
+
+
+        def test_the_cost(app):
+            encoded = make_password("correct horse")
+            assert encoded.startswith("$argon2id$v=19${parameters}$")
+            assert check_password("correct horse", encoded).is_valid
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
 def test_app_client_and_async_client_without_a_database(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         app="""

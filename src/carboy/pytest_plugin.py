@@ -33,7 +33,10 @@ database pays nothing: SQLAlchemy is imported only when the app has a
 ``Database``.
 
 Mail goes to memory during the tests, never out, unless
-``CARBOY_MAIL_BACKEND`` is set in the environment. Each test that uses
+``CARBOY_MAIL_BACKEND`` is set in the environment. Passwords are hashed at
+argon2id's lowest cost (``carboy.auth.hashers.cheap_hashing``), so that
+signing many users in stays fast; ``carboy_fast_password_hashing = false``
+in pytest's configuration keeps the real cost. Each test that uses
 ``client`` or ``async_client`` starts with no rate limit counts in memory
 (``carboy.ratelimit.forget_counts``), so that the sign-ins of earlier tests
 never throttle it.
@@ -69,6 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "app.py in the rootdir).",
         default="",
     )
+    parser.addini(
+        "carboy_fast_password_hashing",
+        "Hash passwords at argon2id's lowest cost during the tests (default: true).",
+        type="bool",
+        default=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +107,9 @@ def _carboy_memory_mail() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def app(pytestconfig: pytest.Config, _carboy_database_url: str, _carboy_memory_mail: None) -> Any:
+def app(
+    pytestconfig: pytest.Config, _carboy_database_url: str, _carboy_memory_mail: None
+) -> Iterator[Any]:
     """The project's app, with its database migrated once for the session."""
     import click
 
@@ -125,7 +136,14 @@ def app(pytestconfig: pytest.Config, _carboy_database_url: str, _carboy_memory_m
     database = _database_of(found.app)
     if database is not None:
         database.prepare_for_tests()
-    return found.app
+    # Only an app that signs users in has imported carboy.auth.
+    if "carboy.auth" not in sys.modules or not pytestconfig.getini("carboy_fast_password_hashing"):
+        yield found.app
+        return
+    from carboy.auth.hashers import cheap_hashing
+
+    with cheap_hashing():
+        yield found.app
 
 
 @pytest.fixture

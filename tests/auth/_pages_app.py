@@ -8,18 +8,15 @@ pages of its own: ``/`` says who is signed in and under which session id,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from carboy import Carboy, Request
-from carboy.auth import Auth, hashers, login_required
-from carboy.auth.hashers import make_password
+from carboy.auth import Auth, login_required
+from carboy.auth.hashers import cheap_hashing, make_password
 from carboy.auth.user import User
 from carboy.config import Settings
 from carboy.db import Database, Model
@@ -81,25 +78,6 @@ def outbox(app: Carboy) -> list[EmailMessage]:
     if not isinstance(backend, MemoryBackend):
         raise TypeError(f"The app's mail backend is {backend!r}, not a MemoryBackend.")
     return backend.outbox
-
-
-# argon2id at its lightest: the hashes have the real format and are checked by
-# the real code, in a millisecond instead of the most of a second that the
-# default parameters take on a busy test machine.
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-@contextmanager
-def cheap_hashing() -> Iterator[None]:
-    """Hash passwords with ``CHEAP_HASHER`` inside the block, and with the real one after."""
-    real = hashers._argon2
-    hashers._dummy_hash.cache_clear()
-    hashers._argon2 = lambda: CHEAP_HASHER  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        hashers._argon2 = real
-        hashers._dummy_hash.cache_clear()
 
 
 @cache

@@ -39,25 +39,22 @@ def auth_tables() -> list[Table]:
     return [table for name, table in Model.metadata.tables.items() if name.startswith("auth_")]
 
 
-# argon2id at its lightest, for the tests of what surrounds hashing: the same
-# format and code, in a millisecond instead of most of a second on a busy test
-# machine. test_hashers.py checks the real parameters.
-FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
 @pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Hash and check passwords with ``FAST_HASHER`` during the test."""
-    hashers._dummy_hash.cache_clear()
-    monkeypatch.setattr(hashers, "_argon2", lambda: FAST_HASHER)
-    yield
-    hashers._dummy_hash.cache_clear()
+def fast_hashing() -> Iterator[None]:
+    """Hash and check passwords at argon2id's lowest cost during the test.
+
+    The same format and code, in a millisecond instead of most of a second on
+    a busy test machine; test_hashers.py checks the real parameters.
+    """
+    with hashers.cheap_hashing():
+        yield
 
 
 @cache
 def password_hash(password: str) -> str:
-    """Return an argon2id hash of ``password`` made with ``FAST_HASHER``, once per test run."""
-    return FAST_HASHER.hash(password)
+    """Return a cheap argon2id hash of ``password``, made once per test run."""
+    with hashers.cheap_hashing():
+        return hashers.make_password(password)
 
 
 @pytest.fixture

@@ -196,3 +196,26 @@ def test_a_real_check_spends_one_argon2_verification(counting_hasher: CountingHa
     check_password("guess", encoded)
 
     assert counting_hasher.verified == [encoded]
+
+
+# Cheap hashing, for tests ----------------------------------------------------------------------
+
+
+def test_cheap_hashing_makes_light_argon2id_hashes_inside_the_block_only() -> None:
+    before = hashers.make_password("a password")
+    with hashers.cheap_hashing():
+        cheap = hashers.make_password("a password")
+        with hashers.cheap_hashing():
+            nested = hashers.make_password("a password")
+        still_cheap = hashers.make_password("a password")
+        assert hashers.check_password("a password", before).is_valid
+    after = hashers.make_password("a password")
+
+    assert cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert nested.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert still_cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert before.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert after.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    # A cheap hash is a real one: checked by the same code, and due for an upgrade.
+    assert hashers.check_password("a password", cheap) == hashers.PasswordCheck(True, True)
+    assert not hashers.check_password("another", cheap).is_valid

@@ -19,6 +19,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "UNUSABLE_PREFIX",
     "PasswordCheck",
+    "cheap_hashing",
     "check_password",
     "is_usable",
     "make_password",
@@ -43,8 +46,18 @@ UNUSABLE_PREFIX = "!"
 _PBKDF2 = "pbkdf2_sha256"
 
 
-@cache
+class _Cheapness:
+    """How many ``cheap_hashing`` blocks are open; hashing is cheap while any is."""
+
+    depth = 0
+
+
 def _argon2() -> PasswordHasher:
+    return _hasher(is_cheap=_Cheapness.depth > 0)
+
+
+@cache
+def _hasher(*, is_cheap: bool) -> PasswordHasher:
     try:
         from argon2 import PasswordHasher
     except ImportError:  # pragma: no cover - depends on the installed extras
@@ -52,8 +65,35 @@ def _argon2() -> PasswordHasher:
             "Password hashing needs argon2-cffi, which is not installed. Install it with: "
             "pip install 'carboy[auth]'"
         ) from None
+    if is_cheap:
+        # argon2id at its lightest, for tests: one pass over 8 KiB, one lane.
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     # argon2-cffi's defaults follow RFC 9106's second recommended option.
     return PasswordHasher()
+
+
+@contextmanager
+def cheap_hashing() -> Iterator[None]:
+    """Hash and check passwords at argon2id's lowest cost inside the block; for tests only.
+
+    The hashes keep argon2id's format and go through the same code, in about
+    a millisecond instead of the fraction of a second that the real
+    parameters take, so that a test suite which signs many users in stays
+    fast. carboy's pytest plugin opens one for a project's whole test
+    session. Never serve with it: such hashes are cheap to crack.
+
+    Example::
+
+        with cheap_hashing():
+            user.set_password("correct horse battery staple")
+    """
+    _dummy_hash.cache_clear()
+    _Cheapness.depth += 1
+    try:
+        yield
+    finally:
+        _Cheapness.depth -= 1
+        _dummy_hash.cache_clear()
 
 
 @dataclass(frozen=True)
