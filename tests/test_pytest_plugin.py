@@ -307,6 +307,16 @@ def test_mail_outbox_with_another_backend_is_a_clear_error(pytester: pytest.Pyte
     )
 
 
+def test_mail_outbox_for_an_app_without_mail_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="from carboy import Carboy\n\napp = Carboy()\n")
+    pytester.makepyfile(test_x="def test_x(mail_outbox):\n    pass\n")
+    result = _run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*The mail_outbox fixture needs an app that sends mail with carboy.mail*"]
+    )
+
+
 @pytest.mark.parametrize(
     ("ini", "parameters"),
     [("", "m=8,t=1,p=1"), ("[pytest]\ncarboy_fast_password_hashing = false\n", "m=65536,t=3,p=4")],

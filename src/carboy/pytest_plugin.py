@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.orm import Session
 
-    from carboy.mail import EmailMessage
     from carboy.testing import TestClient
 
 TEST_DATABASE_URL = "CARBOY_TEST_DATABASE_URL"
@@ -136,13 +135,12 @@ def app(
     database = _database_of(found.app)
     if database is not None:
         database.prepare_for_tests()
-    # Only an app that signs users in has imported carboy.auth.
-    if "carboy.auth" not in sys.modules or not pytestconfig.getini("carboy_fast_password_hashing"):
+    # Only an app that signs users in has imported carboy.auth, and with it its hashers.
+    hashers = sys.modules.get("carboy.auth.hashers")
+    if hashers is None or not pytestconfig.getini("carboy_fast_password_hashing"):
         yield found.app
         return
-    from carboy.auth.hashers import cheap_hashing
-
-    with cheap_hashing():
+    with hashers.cheap_hashing():
         yield found.app
 
 
@@ -179,19 +177,24 @@ def db_session(app: Any) -> Iterator[Session]:
 
 
 @pytest.fixture
-def mail_outbox(app: Any) -> list[EmailMessage]:
+def mail_outbox(app: Any) -> list[Any]:
     """The messages the app sends during the test, oldest first; empty when it starts."""
-    from carboy.mail import MemoryBackend, mailer_of
-
-    backend = mailer_of(app).backend
-    if not isinstance(backend, MemoryBackend):
+    # Through the app's own import of carboy.mail, as the plugin imports no battery.
+    mail = sys.modules.get("carboy.mail")
+    if mail is None:
+        raise pytest.UsageError(
+            "The mail_outbox fixture needs an app that sends mail with carboy.mail, and this "
+            "app has not imported it."
+        )
+    backend = mail.mailer_of(app).backend
+    if not isinstance(backend, mail.MemoryBackend):
         raise pytest.UsageError(
             "The mail_outbox fixture reads the memory mail backend, but the app's is "
             f"{type(backend).__name__}: leave CARBOY_MAIL_BACKEND unset for the tests (they "
             "then use memory), or give the app Mail(MemoryBackend())."
         )
     backend.outbox.clear()
-    outbox: list[EmailMessage] = backend.outbox
+    outbox: list[Any] = backend.outbox
     return outbox
 
 
