@@ -135,6 +135,36 @@ def test_db_session_rolls_back_rows_made_directly_and_through_client(
     result.assert_outcomes(passed=3)
 
 
+def test_an_app_whose_database_url_is_given_in_code_gets_a_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    # The URL in code wins over CARBOY_DATABASE_URL, so the tests would run on it.
+    pytester.makepyfile(
+        app=DB_APP.replace(
+            "database = Database(metadata=Base.metadata,",
+            "database = Database(f\"sqlite:///{Path(__file__).parent / 'dev.sqlite3'}\", "
+            "metadata=Base.metadata,",
+        )
+    )
+    pytester.makepyfile(test_x="def test_x(db_session):\n    pass\n")
+    result = _run(pytester, "-W", "default")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PytestWarning: The app's database is sqlite*:///*/dev.sqlite3, from the url given "
+            "to Database(), not the tests' database sqlite:///*/test.sqlite3: the tests migrate "
+            "and use the app's. Give Database() no URL, so that it reads CARBOY_DATABASE_URL, "
+            "which the plugin sets for the tests."
+        ]
+    )
+
+
+def test_an_app_that_reads_the_setting_gets_no_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=DB_APP)
+    pytester.makepyfile(test_x="def test_x(db_session):\n    pass\n")
+    _run(pytester, "-W", "default").assert_outcomes(passed=1, warnings=0)
+
+
 ASYNC_HANDLER_TESTS = """
 import pytest
 from sqlalchemy import select

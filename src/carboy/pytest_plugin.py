@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,7 @@ def app(
         ) from None
     database = _database_of(found.app)
     if database is not None:
+        _warn_unless_on_the_test_database(database, _carboy_database_url)
         database.prepare_for_tests()
     # Only an app that signs users in has imported carboy.auth, and with it its hashers.
     hashers = sys.modules.get("carboy.auth.hashers")
@@ -196,6 +198,30 @@ def mail_outbox(app: Any) -> list[Any]:
     backend.outbox.clear()
     outbox: list[Any] = backend.outbox
     return outbox
+
+
+def _warn_unless_on_the_test_database(database: Any, test_url: str) -> None:
+    """Warn when the app's database is not the tests' one: its URL was given in code."""
+    from sqlalchemy import make_url
+
+    urls = database.urls
+    expected, actual = make_url(test_url), urls.sync
+    if (expected.get_backend_name(), expected.host, expected.port, expected.database) == (
+        actual.get_backend_name(),
+        actual.host,
+        actual.port,
+        actual.database,
+    ):
+        return
+    warnings.warn(
+        pytest.PytestWarning(
+            f"The app's database is {urls.safe()}, from {urls.source}, not the tests' "
+            f"database {make_url(test_url).render_as_string(hide_password=True)}: the tests "
+            "migrate and use the app's. Give Database() no URL, so that it reads "
+            "CARBOY_DATABASE_URL, which the plugin sets for the tests."
+        ),
+        stacklevel=1,
+    )
 
 
 def _forget_rate_limit_counts(app: Any) -> None:
