@@ -9,6 +9,7 @@ so that other tests' tables on a shared server are left alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,9 @@ def authors_and_posts(site: Site) -> None:
     )
 
 
-def count_queries(site: Site, url: str) -> tuple[int, str]:
-    """GET ``url`` as a browser; return how many SELECTs it ran, and the page."""
+@contextmanager
+def recorded_statements(site: Site) -> Iterator[list[str]]:
+    """Collect the SQL the site's requests run inside the block."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -208,9 +210,15 @@ def count_queries(site: Site, url: str) -> tuple[int, str]:
     engine = site.db.async_engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        response = site.client.get(url, headers=HTML)
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def count_queries(site: Site, url: str) -> tuple[int, str]:
+    """GET ``url`` as a browser; return how many SELECTs it ran, and the page."""
+    with recorded_statements(site) as statements:
+        response = site.client.get(url, headers=HTML)
     assert response.status_code == 200, response.text
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     return len(selects), response.text

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from carboy.admin import ModelAdmin
 
 from ._models import AdmAuthor, AdmPost, Status
 from ._options import PostAdmin
-from .conftest import HTML, ROOT, MakeSite, Site, authors_and_posts, count_queries
+from .conftest import (
+    HTML,
+    ROOT,
+    MakeSite,
+    Site,
+    authors_and_posts,
+    count_queries,
+    recorded_statements,
+)
 
 TITLE_CELL = re.compile(r'<td><a href="/admin/adm_post/\d+/">([^<]*)</a></td>')
 
@@ -315,17 +322,8 @@ def test_a_list_page_runs_a_fixed_number_of_queries(
 
 
 def order_by_of(site: Site, query: str) -> str:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = site.db.async_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(site) as statements:
         titles(site, query)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     (rows,) = [s for s in statements if "LIMIT" in s.upper() and "adm_post.title" in s]
     return rows.upper().split("ORDER BY", 1)[1].split("LIMIT", 1)[0]
 

@@ -19,12 +19,17 @@ from ._options import PostAdmin
 from .conftest import HTML, MEMBER, PASSWORD, ROOT, STAFF, MakeSite, Site, authors_and_posts
 
 
-@pytest.fixture
-def site(make_site: MakeSite) -> Site:
-    site = make_site({AdmPost: PostAdmin, AdmAuthor: None})
+def posts_site(make_site: MakeSite, post_admin: type[PostAdmin]) -> Site:
+    """A site of the authors and posts, with the superuser ROOT."""
+    site = make_site({AdmPost: post_admin, AdmAuthor: None})
     authors_and_posts(site)
     site.add_user(ROOT, is_staff=True, is_superuser=True)
     return site
+
+
+@pytest.fixture
+def site(make_site: MakeSite) -> Site:
+    return posts_site(make_site, PostAdmin)
 
 
 def post_ids(site: Site) -> list[int]:
@@ -277,9 +282,7 @@ class PurgingPostAdmin(PostAdmin):
 def test_a_custom_action_that_deletes_rows_records_deletions(
     make_site: MakeSite, backend: str
 ) -> None:
-    site = make_site({AdmPost: PurgingPostAdmin, AdmAuthor: None})
-    authors_and_posts(site)
-    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    site = posts_site(make_site, PurgingPostAdmin)
     site.sign_in(ROOT)
     with site.db.session() as session:
         drafts = sorted(session.scalars(select(AdmPost.id).where(~AdmPost.is_published)))
@@ -324,9 +327,7 @@ class HandingOverPostAdmin(PostAdmin):
 def test_a_custom_action_records_the_rows_it_added_changed_and_deleted_selected_or_not(
     make_site: MakeSite, backend: str
 ) -> None:
-    site = make_site({AdmPost: HandingOverPostAdmin, AdmAuthor: None})
-    authors_and_posts(site)
-    site.add_user(ROOT, is_staff=True, is_superuser=True)
+    site = posts_site(make_site, HandingOverPostAdmin)
     site.sign_in(ROOT)
 
     response = site.client.post("/admin/adm_post/actions", data=action_form(site, "hand_over", 1))

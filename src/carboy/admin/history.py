@@ -533,7 +533,6 @@ class ChangeTracker:
     def __init__(self) -> None:
         self._added: dict[int, object] = {}
         self._befores: dict[int, tuple[object, dict[str, Any]]] = {}
-        self._deleted: set[int] = set()
 
     @contextmanager
     def watching(self, session: Session) -> Iterator[ChangeTracker]:
@@ -557,8 +556,6 @@ class ChangeTracker:
                 continue
             if ident not in self._befores:
                 self._befores[ident] = (obj, _committed_snapshot(obj))
-            if obj in session.deleted:
-                self._deleted.add(ident)
 
     def record(self, session: Session, user: _User | None, message: str = "") -> None:
         """Flush, then record each row seen, with ``message``; sync only (``run_sync``)."""
@@ -568,9 +565,10 @@ class ChangeTracker:
             state = inspect(obj)
             if state.persistent:
                 _record(session, user, ADD, obj, None, message)
-        for ident, (obj, before) in self._befores.items():
+        # After the flush, a row deleted through the session says so itself.
+        for obj, before in self._befores.values():
             state = inspect(obj)
-            if ident in self._deleted or state.deleted or state.was_deleted:
+            if state.was_deleted:
                 _record(session, user, DELETE, obj, changes_between(before, {}), message)
             elif state.persistent:
                 _record_change(session, user, obj, before, message)
