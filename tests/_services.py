@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -53,3 +56,30 @@ def redis_url() -> str:
     """Return the test Redis URL, or skip (fail under CI) when it is down."""
     require("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@contextmanager
+def fresh_database(backend: str, prefix: str = "carboy_t") -> Iterator[str]:
+    """Create a new, empty database of its own on ``backend``'s server; drop it afterwards.
+
+    ``backend`` is ``"postgresql"`` or ``"mysql"``. The name is unique to
+    this process and call, so two test runs on one machine never share a
+    database. Skips (fails under CI) when the server is down.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = postgres_url() if backend == "postgresql" else mysql_url()
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
+    admin = create_engine(make_url(server).set(drivername=driver), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}{force}")
+        admin.dispose()
