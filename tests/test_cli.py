@@ -84,6 +84,8 @@ def run_call(import_string: str, *, factory: bool = False, reload: bool = True) 
             "factory": factory,
             "reload": reload,
             "reload_dirs": [os.getcwd()] if reload else None,
+            "proxy_headers": False,
+            "server_header": False,
         },
     )
 
@@ -526,6 +528,8 @@ def test_run_serves_on_localhost_8000_without_reload_when_debug_is_off(
                 "factory": False,
                 "reload": False,
                 "reload_dirs": None,
+                "proxy_headers": False,
+                "server_header": False,
             },
         )
     ]
@@ -549,6 +553,8 @@ def test_run_reloads_on_changes_in_the_current_folder_when_debug_is_on(
                 "factory": False,
                 "reload": True,
                 "reload_dirs": [str(project)],
+                "proxy_headers": False,
+                "server_header": False,
             },
         )
     ]
@@ -626,6 +632,8 @@ def test_run_passes_host_port_and_reload_options_to_uvicorn(
                 "factory": False,
                 "reload": True,
                 "reload_dirs": [str(project)],
+                "proxy_headers": False,
+                "server_header": False,
             },
         )
     ]
@@ -695,16 +703,19 @@ def test_serve_runs_one_uvicorn_worker_per_cpu_on_localhost_by_default(
                 "port": 8000,
                 "workers": 3,
                 "factory": False,
-                "proxy_headers": True,
-                "forwarded_allow_ips": None,
                 "log_level": "info",
                 "access_log": True,
+                "proxy_headers": False,
+                "server_header": False,
             },
         )
     ]
 
 
-def test_serve_passes_its_options_to_uvicorn(project: Path, uvicorn_calls: list[Call]) -> None:
+def test_serve_passes_its_options_to_uvicorn(
+    project: Path, uvicorn_calls: list[Call], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CARBOY_TRUSTED_PROXIES", raising=False)
     write(
         project / "factory.py",
         """
@@ -725,9 +736,8 @@ def test_serve_passes_its_options_to_uvicorn(project: Path, uvicorn_calls: list[
         "9000",
         "--workers",
         "4",
-        "--no-proxy-headers",
-        "--forwarded-allow-ips",
-        "10.0.0.1,10.0.0.2",
+        "--trusted-proxies",
+        "10.0.0.1, 10.0.0.0/8",
         "--log-level",
         "warning",
         "--no-access-log",
@@ -742,13 +752,14 @@ def test_serve_passes_its_options_to_uvicorn(project: Path, uvicorn_calls: list[
                 "port": 9000,
                 "workers": 4,
                 "factory": True,
-                "proxy_headers": False,
-                "forwarded_allow_ips": "10.0.0.1,10.0.0.2",
                 "log_level": "warning",
                 "access_log": False,
+                "proxy_headers": False,
+                "server_header": False,
             },
         )
     ]
+    assert os.environ["CARBOY_TRUSTED_PROXIES"] == '["10.0.0.1", "10.0.0.0/8"]'
 
 
 def test_serve_with_granian_when_it_is_not_installed_names_the_extra(
@@ -790,22 +801,6 @@ def test_serve_with_granian_runs_granian_with_the_options(
             "served",
         )
     ]
-
-
-def test_serve_with_granian_refuses_forwarded_allow_ips(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write(project / "app.py", HELLO)
-    servers = install_fake_granian(monkeypatch)
-
-    result = invoke("serve", "--server", "granian", "--forwarded-allow-ips", "*")
-
-    assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == (
-        "Error: --forwarded-allow-ips is a uvicorn option: granian does not read proxy "
-        "headers. Drop the option, or serve with --server uvicorn."
-    )
-    assert servers == []
 
 
 def install_fake_granian(monkeypatch: pytest.MonkeyPatch) -> list[Any]:

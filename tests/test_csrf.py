@@ -227,3 +227,25 @@ def test_a_rendered_form_carries_a_token_that_passes_the_check() -> None:
 
     assert accepted.json() == {"text": "hi"}
     assert refused.status_code == 403
+
+
+def test_an_origin_of_null_is_refused_even_with_a_token() -> None:
+    client, token = logged_in_client(csrf_app())
+
+    response = client.post(
+        "/submit", data={"csrf_token": token, "name": "Ada"}, headers={"origin": "null"}
+    )
+
+    assert problem_detail(response) == (
+        "Cross-site request refused: the Origin header is null, which a sandboxed or "
+        "data: page sends. Submit the form from the site's own page."
+    )
+
+
+def test_an_origin_of_null_without_cookies_is_not_a_csrf_matter() -> None:
+    client = TestClient(csrf_app())
+
+    response = client.post("/submit", data={"name": "Ada"}, headers={"origin": "null"})
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "name": "Ada"}

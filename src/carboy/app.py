@@ -311,7 +311,9 @@ class Carboy(Router):
     def _build(self) -> ASGIApp:
         from carboy.checks import raise_for_errors, run_checks
         from carboy.middleware.errors import ServerErrorMiddleware
+        from carboy.middleware.headerlimits import HeaderLimitsMiddleware
         from carboy.middleware.httpsredirect import HTTPSRedirectMiddleware
+        from carboy.middleware.proxyheaders import ProxyHeadersMiddleware
         from carboy.middleware.trustedhost import TrustedHostMiddleware
 
         # Setup mistakes are found now, all of them together.
@@ -335,6 +337,16 @@ class Carboy(Router):
         app = TrustedHostMiddleware(app, allowed_hosts=settings.allowed_hosts or DEFAULT_HOSTS)
         if settings.https_redirect:
             app = HTTPSRedirectMiddleware(app)
+        if settings.trusted_proxies:
+            # Outside the host check and the HTTPS redirect, which then see
+            # the host and scheme the client used, not the proxy's.
+            app = ProxyHeadersMiddleware(app, trusted_proxies=settings.trusted_proxies)
+        app = HeaderLimitsMiddleware(
+            app,
+            max_count=settings.max_header_count,
+            max_size=settings.max_header_size,
+            max_total=settings.max_headers_total,
+        )
         # Settings are read when an error needs them: an app that never
         # touches them starts without loading pydantic-settings.
         app = ServerErrorMiddleware(app, debug=lambda: self.debug, security=dispatcher.security)

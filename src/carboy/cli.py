@@ -25,6 +25,7 @@ run::
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -189,6 +190,7 @@ def run(
         factory=found.is_factory,
         reload=reload,
         reload_dirs=[os.getcwd()] if reload else None,
+        **_UVICORN_OPTIONS,
     )
 
 
@@ -223,21 +225,13 @@ def run(
     help="The ASGI server; granian needs pip install 'carboy[granian]'.",
 )
 @click.option(
-    "--proxy-headers/--no-proxy-headers",
-    default=True,
-    show_default=True,
-    help=(
-        "Take the client's address and scheme from X-Forwarded-For and "
-        "X-Forwarded-Proto, when the peer is a trusted proxy (uvicorn only)."
-    ),
-)
-@click.option(
-    "--forwarded-allow-ips",
+    "--trusted-proxies",
     metavar="IPS",
     default=None,
     help=(
-        "Comma-separated addresses or networks of the proxies to trust, or '*' for "
-        "any. Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1 (uvicorn only)."
+        "Comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For, -Proto and -Host headers are believed, or '*' for any peer. "
+        "Default: the app's trusted_proxies setting ($CARBOY_TRUSTED_PROXIES), empty."
     ),
 )
 @click.option(
@@ -261,8 +255,7 @@ def serve(
     port: int,
     workers: int | None,
     server: str,
-    proxy_headers: bool,
-    forwarded_allow_ips: str | None,
+    trusted_proxies: str | None,
     log_level: str,
     access_log: bool,
     app_spec: str | None,
@@ -271,17 +264,18 @@ def serve(
 
     It listens on 127.0.0.1:8000 unless told otherwise: pass --host 0.0.0.0
     to accept connections from other machines. Run it behind a reverse proxy
-    or load balancer, and list that proxy in --forwarded-allow-ips so that
-    the client's address and scheme come through.
+    or load balancer, and name that proxy in --trusted-proxies (or the
+    trusted_proxies setting) so that the client's address and scheme come
+    through.
     """
+    if trusted_proxies is not None:
+        # Set before the app is imported, so that its settings read it, and
+        # inherited by the worker processes.
+        proxies = [entry.strip() for entry in trusted_proxies.split(",") if entry.strip()]
+        os.environ["CARBOY_TRUSTED_PROXIES"] = json.dumps(proxies)
     found = _find(ctx, app_spec)
     workers = workers or _available_cpus()
     if server == "granian":
-        if forwarded_allow_ips is not None:
-            raise click.UsageError(
-                "--forwarded-allow-ips is a uvicorn option: granian does not read proxy "
-                "headers. Drop the option, or serve with --server uvicorn."
-            )
         _serve_with_granian(found, host, port, workers, log_level, access_log)
         return
     import uvicorn
@@ -292,11 +286,17 @@ def serve(
         port=port,
         workers=workers,
         factory=found.is_factory,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
         log_level=log_level,
         access_log=access_log,
+        **_UVICORN_OPTIONS,
     )
+
+
+# What carboy itself decides, whichever command starts uvicorn: the app reads
+# forwarded headers from its trusted_proxies setting alone (uvicorn's own
+# reading would believe any client that reaches it through 127.0.0.1), and no
+# Server header names the software to an attacker.
+_UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def _serve_with_granian(

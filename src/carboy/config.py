@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     Entries may be ``example.com``, ``*.example.com`` or ``.example.com``.
     """
 
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """The reverse proxies whose ``X-Forwarded-*`` headers are believed: addresses or networks.
+
+    Empty (the default): no client's forwarded headers are read, so the
+    client address, scheme and host are the connection's own. Behind a
+    proxy, list its address (``["10.0.0.5"]``, ``["10.0.0.0/8"]``): a request
+    whose peer is one of them takes its client address from
+    ``X-Forwarded-For`` (the nearest address that is not a trusted proxy),
+    its scheme from ``X-Forwarded-Proto`` and its host from
+    ``X-Forwarded-Host``. The client address is what throttles count; the
+    scheme decides ``url_for`` and the cookies' Secure flag. ``"*"`` trusts
+    every peer: only when nothing but the proxy can reach the server.
+    """
+
+    max_header_count: int = 100
+    """The most header lines a request may have; more gets 431."""
+    max_header_size: int = 8190
+    """The most bytes one header line (name and value) may have; more gets 431."""
+    max_headers_total: int = 32768
+    """The most bytes all the header lines of a request may have together; more gets 431."""
+
     # Database (carboy.db) ---------------------------------------------
     database_url: SecretStr | None = None
     """The database, as a URL: ``postgresql://user:password@host/name``.

@@ -6,7 +6,7 @@ comes from the site's own pages: with a token from ``csrf_token(request)``,
 sent as the ``csrf_token`` form field or the ``X-CSRF-Token`` header. The
 token is tied to the session, so another session's token does not pass.
 On HTTPS, the ``Origin`` (or, without it, the ``Referer``) must also be the
-site itself or one of ``csrf_trusted_origins``; a cross-origin ``Origin`` is
+site itself or one of ``csrf_trusted_origins``; a cross-origin or ``null`` ``Origin`` is
 refused on plain HTTP too.
 
 Exempt: requests without cookies, requests authenticated by an
@@ -102,7 +102,14 @@ async def check_csrf(request: Request, settings: Settings) -> None:
     if "cookie" not in headers or "authorization" in headers:
         return
     origin = headers.get("origin")
-    if origin is not None and origin != "null" and not _same_origin(origin, request, settings):
+    if origin == "null":
+        # RFC 6454 7.3: an opaque origin (a sandboxed frame, a data: URL, a
+        # redirect across sites) cannot be told apart from an attacker's page.
+        raise CSRFError(
+            "Cross-site request refused: the Origin header is null, which a sandboxed or "
+            "data: page sends. Submit the form from the site's own page."
+        )
+    if origin is not None and not _same_origin(origin, request, settings):
         raise CSRFError(
             "Cross-site request refused: the Origin header names another site. "
             "Add it to csrf_trusted_origins if it is yours."

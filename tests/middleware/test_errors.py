@@ -287,3 +287,34 @@ def test_debug_is_asked_only_when_an_error_happens() -> None:
 
     assert response.status_code == 204
     assert asked == []
+
+
+def test_a_500_says_connection_close_and_a_keep_alive_client_goes_on() -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests._live import live_server
+
+    app = failing_app()
+
+    @app.get("/ok")
+    def ok() -> str:
+        return "fine"
+
+    with live_server(app) as url:
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
+        statuses = []
+        closes = []
+        for path in ["/ok", "/boom", "/ok", "/boom", "/ok"]:
+            # http.client opens a new connection by itself when the last
+            # answer said Connection: close; a silent close would fail here.
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            closes.append(response.getheader("connection"))
+        connection.close()
+
+    assert statuses == [200, 500, 200, 500, 200]
+    assert closes == [None, "close", None, "close", None]

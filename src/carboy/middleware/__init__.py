@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from carboy.middleware.cors import CORSMiddleware
     from carboy.middleware.errors import ServerErrorMiddleware
     from carboy.middleware.gzip import GZipMiddleware
+    from carboy.middleware.headerlimits import HeaderLimitsMiddleware
     from carboy.middleware.httpsredirect import HTTPSRedirectMiddleware
+    from carboy.middleware.proxyheaders import ProxyHeadersMiddleware
     from carboy.middleware.trustedhost import TrustedHostMiddleware
     from carboy.types import ASGIApp
 
@@ -22,7 +24,9 @@ __all__ = [
     "CORSMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
+    "HeaderLimitsMiddleware",
     "Middleware",
+    "ProxyHeadersMiddleware",
     "ServerErrorMiddleware",
     "TrustedHostMiddleware",
 ]
@@ -30,7 +34,9 @@ __all__ = [
 _LAZY = {
     "CORSMiddleware": "carboy.middleware.cors",
     "GZipMiddleware": "carboy.middleware.gzip",
+    "HeaderLimitsMiddleware": "carboy.middleware.headerlimits",
     "HTTPSRedirectMiddleware": "carboy.middleware.httpsredirect",
+    "ProxyHeadersMiddleware": "carboy.middleware.proxyheaders",
     "ServerErrorMiddleware": "carboy.middleware.errors",
     "TrustedHostMiddleware": "carboy.middleware.trustedhost",
 }

@@ -102,6 +102,10 @@ class ServerErrorMiddleware:
                         f"logged. Reference: {request_id}",
                     )
                 response.headers["x-request-id"] = request_id
+                # The error is re-raised below, and the server then closes the
+                # connection: saying so lets a keep-alive client open a new
+                # one for its next request instead of failing on this one.
+                response.headers["connection"] = "close"
                 if self.security is not None:
                     self.security.apply(response, scope)
                 await response(scope, receive, send)

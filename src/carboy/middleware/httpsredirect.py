@@ -40,8 +40,8 @@ class HTTPSRedirectMiddleware:
     handshake (the WHATWG WebSockets standard fetches it with redirects
     treated as errors), so the client must be pointed at ``wss`` in its code.
 
-    Behind a proxy that ends TLS, the server must be told to trust the
-    proxy's ``X-Forwarded-Proto`` (uvicorn's ``--proxy-headers``), or every
+    Behind a proxy that ends TLS, the app must be told to trust the
+    proxy's ``X-Forwarded-Proto`` (the ``trusted_proxies`` setting), or every
     request looks like plain HTTP and is redirected forever.
 
     Args:

@@ -44,10 +44,10 @@ def by_ip(connection: HTTPConnection) -> str:
     """Key by the client's IP address, as the server saw it.
 
     Behind a reverse proxy that is the proxy's address, and every client
-    would share one count, unless the server is told to trust the proxy's
-    ``X-Forwarded-For`` (uvicorn's ``--proxy-headers --forwarded-allow-ips``),
-    which then sets the client address. The header itself is never read
-    here: any client could send one and pick its own key.
+    would share one count, unless the app is told to trust the proxy's
+    ``X-Forwarded-For`` (the ``trusted_proxies`` setting), which then sets
+    the client address. The header itself is never read here: any client
+    could send one and pick its own key.
     """
     client = connection.scope.get("client")
     if not client:
