@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Tried in order for a string with a pattern; the first that matches wins.
 STRING_CANDIDATES = (

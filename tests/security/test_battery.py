@@ -9,6 +9,7 @@ hole let through shows as a changed row.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -21,13 +22,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from drheader import Drheader
+from drheader.core import Drheader
 from drheader.report import Finding
+from pydantic import SecretStr
 from sqlalchemy import MetaData, create_engine, make_url, select
 
 from carboy import Carboy
 from carboy.config import Settings
 from carboy.testing import csrf_token_in
+from carboy.types import Receive, Scope, Send
 from tests._live import live_server
 from tests._services import fresh_database
 from tests.security.battery import Battery, Config, config_from, main
@@ -358,11 +361,136 @@ def test_the_battery_command_finds_no_hole_in_conduit_and_changes_no_row(
     )
 
 
+# The battery's own power: a careless app fails each check ----------------------------------------
+
+CARELESS_OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Careless", "version": "1"},
+    "paths": {
+        "/api/items": {
+            "post": {
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"name": {"type": "string"}},
+                                "required": ["name"],
+                            }
+                        }
+                    }
+                },
+                "responses": {"201": {"description": "Made", "content": {"application/json": {}}}},
+            }
+        },
+        "/api/items/{item_id}": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "item_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {"200": {"description": "Found", "content": {"application/json": {}}}},
+            }
+        },
+    },
+}
+CARELESS_FORM = (
+    b'<!doctype html><form method="post" action="/">'
+    b'<input type="hidden" name="csrf_token" value="' + b"ab" * 32 + b'">'
+    b'<input type="text" name="title"></form>'
+)
+
+
+async def careless_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Every hole the battery looks for: no headers, HEAD run as POST, no checks of any input."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    method, path = scope["method"], scope["path"]
+    status, content_type, content = 404, b"text/plain", b"Not found"
+    if path == "/openapi.json":
+        status, content_type, content = (
+            200,
+            b"application/json",
+            json.dumps(CARELESS_OPENAPI).encode(),
+        )
+    elif path == "/" and (method == "POST" or (method == "HEAD" and body)):
+        status, content = 303, b""
+    elif path == "/":
+        status, content_type, content = 200, b"text/html", CARELESS_FORM
+    elif path == "/api/items" and method == "POST":
+        name = json.loads(body.decode())["name"]
+        status, content_type, content = (
+            201,
+            b"application/json",
+            json.dumps({"name": name}).encode(),
+        )
+    elif path.startswith("/api/items/"):
+        item_id = int(path.removeprefix("/api/items/"))
+        status, content_type, content = (
+            200,
+            b"application/json",
+            json.dumps({"id": item_id}).encode(),
+        )
+    headers = [(b"content-type", content_type), (b"content-length", str(len(content)).encode())]
+    if status == 303:
+        headers.append((b"location", b"/"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else content})
+
+
+def test_the_battery_reports_each_hole_of_a_careless_app() -> None:
+    with live_server(careless_app) as base:
+        failures = [str(failure) for failure in Battery(Config(base, pages=("/",))).run()]
+
+    assert {line.split()[1] for line in failures} == {
+        "headers",
+        "head",
+        "origin-null",
+        "bad-bytes",
+        "header-limits",
+    }
+    for line in [
+        "FAIL headers GET {base}/api/items/1: Server: 'uvicorn' names the software",
+        "FAIL headers GET {base}/: HTML without a Content-Security-Policy",
+        "FAIL headers GET {base}/: HTML without X-Content-Type-Options: nosniff",
+        "FAIL headers GET {base}/: a page with a CSRF token has Cache-Control None, not no-store",
+        "FAIL headers GET {base}/api/items/1: JSON without X-Content-Type-Options: nosniff",
+        "FAIL head HEAD {base}/: answered 303, and GET answered 200",
+        "FAIL head HEAD {base}/api/items: answered 404 (expected 405)",
+        "FAIL origin-null POST {base}/: answered 303 to Origin: null with the session's cookies "
+        "and the form's CSRF token (expected 403)",
+        "FAIL bad-bytes POST {base}/: answered 303 to NUL in the form field 'title' "
+        "with the CSRF token (expected a 4xx)",
+        "FAIL bad-bytes GET {base}/api/items/%00: answered 500 to NUL in the path parameter "
+        "'item_id'",
+        "FAIL bad-bytes POST {base}/api/items: answered 201 to \\u0000 in the JSON string name "
+        "(expected a 4xx)",
+        "FAIL bad-bytes POST {base}/api/items: answered 500 to raw \\xff in the JSON string name",
+        "FAIL header-limits GET {base}/api/items/1: answered 200 to a 1 MB header value "
+        "(expected 431 or 400)",
+        "FAIL header-limits GET {base}/api/items/1: answered 200 to 10,000 headers "
+        "(expected 431 or 400)",
+        "FAIL header-limits GET {base}/api/items/1: answered 200 to 200 KB of headers "
+        "(expected 431 or 400)",
+    ]:
+        assert line.format(base=base) in failures, "\n".join(failures)
+
+
 # The checks that the apps above cannot reach, and the command line ------------------------------
 
 
 def test_a_failing_route_answers_500_and_says_so_before_closing_a_kept_alive_connection() -> None:
-    app = Carboy(settings=Settings(secret_key=SECRET_KEY, allowed_hosts=["127.0.0.1"]))
+    app = Carboy(settings=Settings(secret_key=SecretStr(SECRET_KEY), allowed_hosts=["127.0.0.1"]))
 
     @app.get("/")
     def home() -> dict[str, str]:
