@@ -118,6 +118,20 @@ class Settings(BaseSettings):
     """The CSP ``frame-ancestors`` directive sent on its own when no full CSP is set."""
     content_security_policy: str | None = None
     """A full Content-Security-Policy; ``{nonce}`` in it becomes the request's nonce."""
+    builtin_pages_content_security_policy: str | None = (
+        "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    """The Content-Security-Policy of the pages carboy renders itself, whatever the app's is.
+
+    The admin's and the sign-in pages, the docs page, the debug page and the
+    HTML error pages get it; ``{nonce}`` becomes the request's nonce, which
+    their ``<script>`` and ``<style>`` elements carry (an app that overrides
+    one of their templates gives its own scripts ``nonce="{{ csp_nonce() }}"``).
+    Change it to allow more on those pages, such as a ``report-to``
+    directive; ``None`` gives them the app's policy, like any other page.
+    """
     hsts_seconds: int = 31536000
     """HSTS max-age, sent on HTTPS responses; 0 turns HSTS off."""
     hsts_include_subdomains: bool = True

@@ -10,6 +10,10 @@ keys, ``(name, value)`` pairs such as raw headers, dataclass and model
 fields, headers and query parameters. Anything else is shown as its
 ``repr``, so a secret held under an innocent name is shown too: the page is
 for a developer's own machine, never for a public site.
+
+The page is a ``BuiltinPage``, served under carboy's strict
+Content-Security-Policy; its one style element carries the request's nonce,
+and it has no script.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from carboy.datastructures import URL, Headers
+from carboy.middleware.security import BuiltinPage, csp_nonce
 from carboy.problems import prefers_html
-from carboy.responses import HTMLResponse, PlainTextResponse, Response
+from carboy.responses import PlainTextResponse, Response
 from carboy.types import Scope
 
 __all__ = ["MASK", "debug_response", "is_secret_name"]
@@ -75,7 +80,7 @@ def debug_response(scope: Scope, exc: BaseException) -> Response:
         exc: The exception it raised.
     """
     if prefers_html(Headers(scope=scope)):
-        return HTMLResponse(_page(scope, exc), 500, _NO_CACHE)
+        return BuiltinPage(_page(scope, exc), 500, _NO_CACHE)
     return PlainTextResponse("".join(traceback.format_exception(exc)), 500, _NO_CACHE)
 
 
@@ -116,7 +121,7 @@ def _page(scope: Scope, exc: BaseException) -> str:
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n',
         '<meta name="robots" content="noindex">\n',
         f"<title>{escape(type(exc).__name__)} at {escape(path)}</title>\n",
-        f"<style>{_STYLE}</style>\n</head>\n<body>\n<header>\n",
+        f'<style nonce="{csp_nonce(scope)}">{_STYLE}</style>\n</head>\n<body>\n<header>\n',
         f"<h1>{escape(type(exc).__qualname__)}</h1>\n",
         f'<p class="message">{escape(_message(exc))}</p>\n',
         f'<p class="where">{escape(method)} {escape(_masked_url(scope))}',

@@ -2,9 +2,11 @@
 
 Swagger UI's files come from the ``swagger-ui-bundle-v2`` package, a
 dependency of carboy, so the page needs no CDN and works with no network. The
-page holds no inline script: ``init.js``, a static asset, reads the
-document's URL from the page's ``data-openapi-url`` attribute, so a strict
-Content-Security-Policy (``script-src 'self'``) allows it.
+page holds no inline script or style: ``init.js``, a static asset, reads the
+document's URL from the page's ``data-openapi-url`` attribute. The page is a
+``BuiltinPage``, served under carboy's strict Content-Security-Policy (the
+``builtin_pages_content_security_policy`` setting), and its script elements
+carry the request's nonce, which that policy requires.
 
 Swagger UI is licensed under the Apache License 2.0; the page says so in a
 comment and links the license text, served at ``<docs_url>/assets/LICENSE``
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from carboy.exceptions import HTTPException, ImproperlyConfigured
-from carboy.responses import HTMLResponse, PlainTextResponse, Response
+from carboy.middleware.security import BuiltinPage, csp_nonce
+from carboy.responses import PlainTextResponse, Response
 
 if TYPE_CHECKING:
     from carboy.openapi_config import OpenAPIConfig
@@ -63,7 +66,7 @@ _INIT_JS = """\
 """
 
 
-def docs_page_response(request: Request, config: OpenAPIConfig) -> HTMLResponse:
+def docs_page_response(request: Request, config: OpenAPIConfig) -> BuiltinPage:
     """Return the docs page of the document at ``config.openapi_url``.
 
     Its asset and document URLs are paths on the same host, under the
@@ -77,6 +80,7 @@ def docs_page_response(request: Request, config: OpenAPIConfig) -> HTMLResponse:
     assets = escape(f"{root}{(config.docs_url or '').rstrip('/')}/assets/")
     document_url = escape(f"{root}{config.openapi_url or ''}")
     title = escape(config.title)
+    nonce = csp_nonce(request)
     page = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -90,12 +94,12 @@ def docs_page_response(request: Request, config: OpenAPIConfig) -> HTMLResponse:
 </head>
 <body>
 <div id="swagger-ui" data-openapi-url="{document_url}"></div>
-<script src="{assets}swagger-ui-bundle.js"></script>
-<script src="{assets}init.js"></script>
+<script src="{assets}swagger-ui-bundle.js" nonce="{nonce}"></script>
+<script src="{assets}init.js" nonce="{nonce}"></script>
 </body>
 </html>
 """
-    return HTMLResponse(page)
+    return BuiltinPage(page)
 
 
 async def asset_response(name: str) -> Response:

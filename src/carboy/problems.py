@@ -1,4 +1,8 @@
-"""Error responses: problem details (RFC 9457) for API clients, a page for browsers."""
+"""Error responses: problem details (RFC 9457) for API clients, a page for browsers.
+
+The page is a ``BuiltinPage``: it has no script and no style, and is served
+under carboy's strict Content-Security-Policy.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from carboy.datastructures import Headers
-from carboy.responses import HTMLResponse, JSONResponse, Response
+from carboy.middleware.security import BuiltinPage
+from carboy.responses import JSONResponse, Response
 
 __all__ = ["error_response", "prefers_html"]
 
@@ -52,7 +57,7 @@ def error_response(
     """
     if prefers_html(headers):
         errors = (extensions or {}).get("errors") or ()
-        return HTMLResponse(_page(status_code, title, detail, errors), status_code, extra_headers)
+        return BuiltinPage(_page(status_code, title, detail, errors), status_code, extra_headers)
     problem: dict[str, Any] = {
         "type": "about:blank",
         "title": title,

@@ -19,9 +19,16 @@ Every template sees ``request`` and these functions:
 - ``static(path)``: the URL of a static file, hashed in production (see
   ``carboy.static``);
 - ``csrf_token()``: a CSRF token for a form's hidden field;
-- ``csp_nonce()``: the request's Content-Security-Policy nonce;
+- ``csp_nonce()``: the request's Content-Security-Policy nonce, for
+  ``<script nonce="{{ csp_nonce() }}">`` and ``<style nonce=...>``;
 - ``get_flashed_messages(with_categories=False)``: the flashed messages,
   which are then forgotten.
+
+The templates under ``carboy/`` are carboy's own (the admin's, the
+sign-in pages'): ``render()`` answers them with a ``BuiltinPage``, which is
+served under carboy's strict Content-Security-Policy whatever the app's is
+(see ``carboy.middleware.security``). An app that overrides one of them
+gives each script and inline style it adds ``nonce="{{ csp_nonce() }}"``.
 
 Autoescaping is on for every template, whatever its file name ends with:
 a value becomes text, never markup, unless marked safe. A variable that is
@@ -41,6 +48,7 @@ import jinja2
 
 from carboy._folders import Folder, app_folders, package_folder, router_folders
 from carboy.exceptions import ImproperlyConfigured
+from carboy.middleware.security import BuiltinPage
 from carboy.responses import HTMLResponse
 
 if TYPE_CHECKING:
@@ -52,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["Templates", "render", "templates_for"]
 
 _STATE_NAME = "_carboy_templates"
+# Where carboy's own templates live, in every template folder search.
+_BUILTIN_FOLDER = "carboy/"
 _state_lock = threading.Lock()
 
 
@@ -99,6 +109,10 @@ def render(
             it extends, and sees only ``context`` and the template's
             globals, not variables set outside it.
 
+    Returns:
+        The page; a ``BuiltinPage`` for one of carboy's own templates
+        (under ``carboy/``), which gets carboy's strict CSP.
+
     Raises:
         jinja2.TemplateNotFound: if no template folder holds the template;
             the message lists the folders searched.
@@ -113,6 +127,8 @@ def render(
     content = templates_for(request.app).render_to_string(
         name, context, request=request, block=block
     )
+    if name.startswith(_BUILTIN_FOLDER):
+        return BuiltinPage(content, status_code, headers)
     return HTMLResponse(content, status_code, headers)
 
 

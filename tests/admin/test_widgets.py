@@ -264,7 +264,8 @@ def test_a_search_box_names_its_rows_links_the_lookup_and_marks_the_script(site:
     an_article(site, reviewer_id=2)
     site.sign_in(ROOT)
 
-    page = site.client.get("/admin/adm_article/1/", headers=HTML).text
+    response = site.client.get("/admin/adm_article/1/", headers=HTML)
+    page = response.text
 
     assert field_html(page, "reviewer") == (
         '<div class="field"><label for="id_reviewer">Reviewer</label><input type="text" '
@@ -283,7 +284,10 @@ def test_a_search_box_names_its_rows_links_the_lookup_and_marks_the_script(site:
         'id="id_tags-current">Ids, separated by commas (now: none)</span> '
         '<a class="related-lookup" href="/admin/adm_tag/" target="_blank">Look up adm tags</a>'
     ) in page
-    assert '<script src="/static/carboy/admin/autocomplete.js" defer></script>' in page
+    # The script carries the request's CSP nonce, which the admin's policy requires.
+    nonce = response.headers["content-security-policy"].split("'nonce-", 1)[1].split("'", 1)[0]
+    script = f'<script src="/static/carboy/admin/autocomplete.js" nonce="{nonce}" defer></script>'
+    assert script in page
 
 
 def test_the_script_is_served_from_the_admins_static_folder(site: Site) -> None:

@@ -7,13 +7,23 @@ same-origin`` and ``Cross-Origin-Opener-Policy: same-origin``; on HTTPS,
 ``{nonce}`` in it becomes a fresh nonce per request, which templates read
 with ``csp_nonce()``. Each header comes from a setting, and a response that
 sets a header itself keeps its own.
+
+The pages carboy renders itself (the admin's and the sign-in pages, the
+docs page, the debug page, the HTML error pages) are ``BuiltinPage``
+responses, and get the strict policy of the
+``builtin_pages_content_security_policy`` setting instead of the app's, with
+the same per-request nonce: whatever the app allows on its own pages, an
+injected script cannot run on its admin. Setting it to ``None`` gives them
+the app's policy, like any other page.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
+from carboy.responses import HTMLResponse
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -21,7 +31,7 @@ if TYPE_CHECKING:
     from carboy.requests import HTTPConnection
     from carboy.responses import Response
 
-__all__ = ["SecurityHeaders", "csp_nonce"]
+__all__ = ["BuiltinPage", "SecurityHeaders", "csp_nonce"]
 
 _NONCE = "carboy.csp_nonce"
 
@@ -41,13 +51,37 @@ def is_document(media_type: str | None) -> bool:
     return media_type.split(";", 1)[0].strip().lower() in _DOCUMENT_TYPES
 
 
-def csp_nonce(connection: HTTPConnection) -> str:
-    """Return this request's CSP nonce, for ``<script nonce="...">``."""
-    scope = connection.scope
-    nonce = scope.get(_NONCE)
+def csp_nonce(connection: HTTPConnection | Scope) -> str:
+    """Return this request's CSP nonce, for ``<script nonce="...">``.
+
+    The nonce is made on first use and kept for the request: every call,
+    and the ``Content-Security-Policy`` header, give the same one.
+
+    Args:
+        connection: The request, or its ASGI scope where there is no
+            request object (the debug page).
+    """
+    scope = connection if isinstance(connection, MutableMapping) else connection.scope
+    return _nonce(scope)
+
+
+def _nonce(scope: Scope) -> str:
+    nonce: str | None = scope.get(_NONCE)
     if nonce is None:
         nonce = scope[_NONCE] = secrets.token_urlsafe(16)
-    return str(nonce)
+    return nonce
+
+
+class BuiltinPage(HTMLResponse):
+    """An HTML page that carboy renders itself, served under carboy's own strict CSP.
+
+    The admin's and the sign-in pages (every template under ``carboy/``
+    rendered with ``render()``), the docs page, the debug page and the HTML
+    error pages are answered with it. ``SecurityHeaders`` gives it the
+    ``builtin_pages_content_security_policy`` setting, whose ``{nonce}`` is
+    the request's ``csp_nonce()``, instead of the app's policy; a page that
+    sets ``Content-Security-Policy`` itself keeps its own.
+    """
 
 
 class SecurityHeaders:
@@ -73,6 +107,9 @@ class SecurityHeaders:
         if settings.cross_origin_opener_policy:
             policy = settings.cross_origin_opener_policy.encode()
             document.append((b"cross-origin-opener-policy", policy))
+        # Carboy's own pages get every document header but the app's policy.
+        self.builtin_document = always + document
+        self.builtin_template = settings.builtin_pages_content_security_policy
         self.csp_template: str | None = None
         if settings.content_security_policy:
             if "{nonce}" in settings.content_security_policy:
@@ -104,17 +141,37 @@ class SecurityHeaders:
         if has_csp or (self.hsts is not None and is_https):
             headers = list(headers)
             if has_csp:
-                nonce = scope.get(_NONCE) or scope.setdefault(_NONCE, secrets.token_urlsafe(16))
-                policy = self.csp_template.replace("{nonce}", nonce)  # type: ignore[union-attr]
+                template: str = self.csp_template  # type: ignore[assignment]
+                policy = template.replace("{nonce}", _nonce(scope))
                 headers.append((b"content-security-policy", policy.encode()))
             if self.hsts is not None and is_https:
                 # RFC 6797 7.2: HSTS over plain HTTP is ignored, so it is sent on HTTPS only.
                 headers.append(self.hsts)
         return headers
 
+    def for_builtin_page(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Return the headers to add to one of carboy's own pages (a ``BuiltinPage``).
+
+        They are a document's, with the ``builtin_pages_content_security_policy``
+        setting as the policy; when that is ``None``, exactly a document's.
+        """
+        if self.builtin_template is None:
+            return self.for_scope(scope)
+        headers = list(self.builtin_document)
+        policy = self.builtin_template.replace("{nonce}", _nonce(scope))
+        headers.append((b"content-security-policy", policy.encode()))
+        if self.hsts is not None and scope.get("scheme") == "https":
+            headers.append(self.hsts)
+        return headers
+
     def apply(self, response: Response, scope: Scope) -> None:
         """Add the headers the response does not set itself."""
-        extra = self.for_scope(scope, is_document(response.media_type))
+        if not is_document(response.media_type):
+            extra = self.for_scope(scope, False)
+        elif isinstance(response, BuiltinPage):
+            extra = self.for_builtin_page(scope)
+        else:
+            extra = self.for_scope(scope)
         raw = response.raw_headers
         names = self.names
         for name, _ in raw:
