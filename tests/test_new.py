@@ -8,6 +8,7 @@ then migrates and serves it, and requests the home page and the admin.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -300,3 +301,76 @@ def test_a_new_project_in_a_fresh_venv(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+# The project's pages under a Content-Security-Policy ---------------------------------
+
+STRICT_POLICY = (
+    "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Run by the project's own pytest, with its fixtures: it records, for each page,
+# the status, the policy with its nonce written {nonce}, whether two requests got
+# different nonces, and the nonces of the page's elements that are not the policy's.
+CSP_RECORDER = """
+import json
+import os
+import re
+from pathlib import Path
+
+from carboy.testing import TestClient
+
+NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22})'")
+
+
+def test_record_the_pages_policies(client: TestClient) -> None:
+    found = {}
+    for path in ("/", "/admin/login", "/auth/login", "/docs", "/missing", "/openapi.json"):
+        first, second = (client.get(path, headers={"accept": "text/html"}) for _ in range(2))
+        policy = first.headers.get("content-security-policy")
+        nonces = set(NONCE.findall(policy or ""))
+        other = set(NONCE.findall(second.headers.get("content-security-policy") or ""))
+        found[path] = [
+            first.status_code,
+            policy and NONCE.sub("'nonce-{nonce}'", policy),
+            bool(nonces) and nonces.isdisjoint(other),
+            sorted(set(re.findall(r'nonce="([^"]*)"', first.text)) - nonces),
+        ]
+    Path(os.environ["CSP_RECORD"]).write_text(json.dumps(found))
+"""
+
+
+def test_the_new_projects_pages_and_carboys_are_served_under_a_strict_policy(
+    in_tmp: Path,
+) -> None:
+    assert _new("mysite")[0] == 0
+    site = in_tmp / "mysite"
+    (site / "tests" / "test_csp_record.py").write_text(CSP_RECORDER)
+    record = in_tmp / "csp.json"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CARBOY_")}
+    env["PYTHONPATH"] = str(WORKTREE / "src")
+    env["CSP_RECORD"] = str(record)
+
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+    done = subprocess.run(
+        [*command, "tests/test_csp_record.py"],
+        cwd=site,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(record.read_text()) == {
+        "/": [200, STRICT_POLICY, True, []],
+        "/admin/login": [200, STRICT_POLICY, True, []],
+        "/auth/login": [200, STRICT_POLICY, True, []],
+        "/docs": [200, STRICT_POLICY, True, []],
+        "/missing": [404, STRICT_POLICY, True, []],
+        "/openapi.json": [200, None, False, []],
+    }
+    assert 'nonce="{{ csp_nonce() }}"' in (site / "templates" / "base.html").read_text()
