@@ -26,7 +26,7 @@ from carboy.config import Settings
 from carboy.db import Database, Model
 from carboy.db._urls import resolve_urls
 from carboy.testing import TestClient
-from tests._services import mysql_url, postgres_url
+from tests._services import fresh_database, mysql_url, postgres_url
 from tests.auth._pages_app import cheap_hashing, csrf_of, password_hash
 
 from ._models import TABLES, AdmAuthor, AdmPost
@@ -79,6 +79,31 @@ def database_url(backend: str, tmp_path: Path, extra_tables: tuple[str, ...]) ->
         yield url
     finally:
         Model.metadata.drop_all(engine, tables=tables)
+        engine.dispose()
+
+
+@contextmanager
+def own_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """Yield a SQLite file's URL, or a new PostgreSQL database's, with the admin tests' tables.
+
+    The PostgreSQL database is the test's own, dropped afterwards, unlike the
+    shared one of ``database_url``: a module overrides ``database_url`` with it.
+    """
+    if backend == "sqlite":
+        with _admin_tables_on(f"sqlite:///{tmp_path / 'admin.db'}") as url:
+            yield url
+        return
+    with fresh_database(backend) as server, _admin_tables_on(server) as url:
+        yield url
+
+
+@contextmanager
+def _admin_tables_on(url: str) -> Iterator[str]:
+    engine = create_engine(resolve_urls(url, "test").sync)
+    try:
+        Model.metadata.create_all(engine, tables=admin_tables())
+        yield url
+    finally:
         engine.dispose()
 
 

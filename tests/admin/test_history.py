@@ -55,6 +55,8 @@ pytestmark = pytest.mark.anyio
 AUTH = "d13845aff82c"
 ADMIN = "327ac13c073a"
 """The first migrations of the auth and admin batteries."""
+AUTH_EPOCH = "ea6d8c7623c6"
+"""The auth battery's second migration: the users' session epoch."""
 
 SEEN = datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
@@ -751,6 +753,7 @@ def test_the_admin_migration_creates_the_table_of_the_model(migrated_url: str) -
     assert applied.output == (
         f"Applied {AUTH} (create the auth tables).\n"
         f"Applied {ADMIN} (create the admin's history table).\n"
+        f"Applied {AUTH_EPOCH} (add the users' session epoch).\n"
     )
     assert history_differences(migrated_url) == []
     assert ok("makemigrations", "-m", "nothing").output == (

@@ -93,7 +93,12 @@ def test_the_password_page_sets_the_password_and_records_it_masked(site: Site) -
     with site.db.session() as session:
         changed, _added = history_of(session, User, ident)
     assert (changed.action, changed.message) == ("change", "Password changed")
-    assert changed.changes == [{"field": "password", "old": "********", "new": "********"}]
+    # The new password ends the user's sessions: their epoch moves on.
+    assert changed.changes == [
+        {"field": "password", "old": "********", "new": "********"},
+        {"field": "session_epoch", "old": 0, "new": 1},
+    ]
+    assert user.session_epoch == 1
     edit = site.client.get(f"/admin/auth_user/{ident}/", headers=HTML).text
     assert f'<a href="/admin/auth_user/{ident}/password/">Change password</a>' in edit
     assert "The password of “grace@example.com” was changed." in edit

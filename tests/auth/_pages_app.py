@@ -1,8 +1,8 @@
 """An app that serves the sign-in pages, for the page, CLI and browser tests.
 
-The app has the auth tables on a SQLite file, mail kept in memory, and two
-pages of its own: ``/`` says who is signed in and under which session id,
-``/private`` is for signed-in users only.
+The app has the auth tables on a SQLite file or another database, mail kept
+in memory, and two pages of its own: ``/`` says who is signed in and under
+which session id, ``/private`` is for signed-in users only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from carboy.config import Settings
 from carboy.db import Database, Model
 from carboy.mail import MemoryBackend, mailer_of
 from carboy.mail.message import EmailMessage
+from carboy.sessions import SessionBackend
 
 KEY = "auth-pages-tests-secret-key-" + "p" * 40
 EMAIL = "ada@example.com"
@@ -34,14 +35,24 @@ LINK = re.compile(r"http://[^\s\"<>]+")
 
 
 def make_app(
-    database_path: Path, *, extensions: tuple[Any, ...] = (), **auth_options: Any
+    database: Path | str,
+    *,
+    extensions: tuple[Any, ...] = (),
+    sessions: SessionBackend | None = None,
+    **auth_options: Any,
 ) -> Carboy:
-    """Return an app with the pages under ``/auth`` and its tables made on ``database_path``."""
-    db = Database(f"sqlite:///{database_path}")
+    """Return an app with the pages under ``/auth`` and its auth tables made.
+
+    ``database`` is a SQLite file's path, or a database URL (a fresh
+    PostgreSQL database's).
+    """
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    db = Database(url)
     auth_options.setdefault("prefix", "/auth")
     app = Carboy(
         extensions=[db, Auth(**auth_options), *extensions],
         settings=Settings(secret_key=KEY, mail_backend="memory", template_dirs=[]),
+        sessions=sessions,
     )
     Model.metadata.create_all(
         db.engine,

@@ -71,8 +71,8 @@ def add_routes(app: Carboy) -> Carboy:
         return user_data(request)
 
     @app.post("/logout")
-    async def sign_out(request: Request) -> dict[str, Any]:
-        logout(request)
+    async def sign_out(request: Request, session: AsyncSession) -> dict[str, Any]:
+        await logout(request, session)
         return user_data(request)
 
     @app.get("/me")

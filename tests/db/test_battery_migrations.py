@@ -34,6 +34,12 @@ from tests.db.test_migrations import (  # noqa: F401 - project: the clean folder
 
 AUTH = "d13845aff82c"
 """The first migration of the auth battery."""
+AUTH_EPOCH = "ea6d8c7623c6"
+"""The auth battery's second migration, its head: the users' session epoch."""
+APPLIED_AUTH = (
+    f"Applied {AUTH} (create the auth tables).\n"
+    f"Applied {AUTH_EPOCH} (add the users' session epoch).\n"
+)
 
 AUTH_TABLES = [
     "auth_group",
@@ -149,9 +155,9 @@ def test_migrate_creates_the_auth_tables(url: str) -> None:
 
     result = ok("migrate")
 
-    assert result.output == f"Applied {AUTH} (create the auth tables).\n"
+    assert result.output == APPLIED_AUTH
     assert tables(url) == ["alembic_version", *AUTH_TABLES]
-    assert ok("current").output == f"{AUTH} (head)\n"
+    assert ok("current").output == f"{AUTH_EPOCH} (head)\n"
 
 
 def test_the_auth_migration_matches_the_auth_models(url: str) -> None:
@@ -183,6 +189,7 @@ def test_the_auth_tables_have_the_constraints_of_the_models(url: str) -> None:
         "is_superuser",
         "last_login",
         "date_joined",
+        "session_epoch",
     ]
     assert sorted(found["auth_user_group"]["references"]) == ["auth_group", "auth_user"]
     assert found["auth_token"]["references"] == ["auth_user"]
@@ -232,10 +239,8 @@ def test_the_apps_first_migration_depends_on_auth_and_migrates_after_it(url: str
     first = revision("create_posts")
     assert made.output == f"Created {migration('create_posts')}.\n"
     assert "down_revision = None\n" in source
-    assert f'depends_on = "{AUTH}"\n' in source
-    assert applied.output == (
-        f"Applied {AUTH} (create the auth tables).\nApplied {first} (create posts).\n"
-    )
+    assert f'depends_on = "{AUTH_EPOCH}"\n' in source
+    assert applied.output == f"{APPLIED_AUTH}Applied {first} (create posts).\n"
     assert schema(url)["bat_post"]["references"] == ["auth_user"]
     assert ok("makemigrations", "-m", "nothing").output == (
         "No changes detected: the database matches the models.\n"
@@ -314,6 +319,7 @@ def test_downgrade_auth_to_base_reverts_the_app_migrations_that_depend_on_it_fir
 
     assert result.output == (
         f"Reverted {revision('create_posts')} (create posts).\n"
+        f"Reverted {AUTH_EPOCH} (add the users' session epoch).\n"
         f"Reverted {AUTH} (create the auth tables).\n"
     )
     assert tables(sqlite_url) == ["alembic_version"]
@@ -331,10 +337,13 @@ def test_history_and_current_show_the_app_and_the_auth_branch(sqlite_url: str) -
 
     first = revision("create_posts")
     assert listed.output == (
-        f"<base> ({AUTH}) -> {first} (head), create posts\n"
-        f"<base> -> {AUTH} (auth) (effective head), create the auth tables\n"
+        f"<base> ({AUTH_EPOCH}) -> {first} (head), create posts\n"
+        f"{AUTH} -> {AUTH_EPOCH} (auth) (effective head), add the users' session epoch\n"
+        f"<base> -> {AUTH} (auth), create the auth tables\n"
     )
-    assert sorted(at.output.splitlines()) == sorted([f"{first} (head)", f"{AUTH} (effective head)"])
+    assert sorted(at.output.splitlines()) == sorted(
+        [f"{first} (head)", f"{AUTH_EPOCH} (effective head)"]
+    )
 
 
 def test_sql_prints_the_auth_and_the_app_migrations(sqlite_url: str) -> None:
@@ -388,10 +397,10 @@ def test_adding_auth_to_an_app_with_migrations_creates_its_tables_on_migrate(url
     then = ok("migrate")
 
     source = migration("create_posts").read_text()
-    assert applied.output == f"Applied {AUTH} (create the auth tables).\n"
+    assert applied.output == APPLIED_AUTH
     assert nothing.output == "No changes detected: the database matches the models.\n"
     assert f'down_revision = "{revision("initial")}"\n' in source
-    assert f'depends_on = "{AUTH}"\n' in source
+    assert f'depends_on = "{AUTH_EPOCH}"\n' in source
     assert then.output == f"Applied {revision('create_posts')} (create posts).\n"
     assert tables(url) == ["alembic_version", *AUTH_TABLES, "bat_note", "bat_post"]
 

@@ -8,15 +8,17 @@
     GET        /admin/<table>/<pk>/history/      its history      admin:history
     GET        /admin/<table>/<pk>/file/<field>/ a stored file    admin:file
 
-Adding needs the model's ``add`` permission, saving a change ``change``,
-deleting ``delete``; with ``view`` alone the edit page shows the row's
-values and no buttons, and a POST to it is a 403. Every add, change and
-delete is recorded in the history (``carboy.admin.history``) in the same
-transaction. A form with errors comes back with status 422, what was typed
-kept and each error next to its field; a value the database refuses as a
-duplicate is such an error, never a 500. Inlines (unless ``is_editable =
-False``) are edited on the add and edit pages (``carboy.admin.inlineforms``) and saved in
-the same transaction as the row; an error in one of their rows saves nothing.
+Only a POST saves or deletes: GET and HEAD (a GET without the body) show the
+page, whatever they carry. Adding needs the model's ``add`` permission,
+saving a change ``change``, deleting ``delete``; with ``view`` alone the
+edit page shows the row's values and no buttons, and a POST to it is a 403.
+Every add, change and delete is recorded in the history
+(``carboy.admin.history``) in the same transaction. A form with errors comes
+back with status 422, what was typed kept and each error next to its field;
+a value the database refuses as a duplicate is such an error, never a 500.
+Inlines (unless ``is_editable = False``) are edited on the add and edit
+pages (``carboy.admin.inlineforms``) and saved in the same transaction as
+the row; an error in one of their rows saves nothing.
 
 A form with a file field is sent as ``multipart/form-data``; a file bigger
 than the app's ``limits.max_body_size`` is refused with 413 before anything
@@ -161,7 +163,7 @@ class ObjectPages:
         layout = model_form.layout()
         names = _editable(model_form, layout, "add", request.user)
         form_class = model_form.form_class(names, "add")
-        if request.method == "GET":
+        if request.method != "POST":
             blank = form_class.blank(request, initial=model_form.defaults(names))
             form = RelatedForm.wrap(blank)
             formsets = await self._formsets(
@@ -223,7 +225,7 @@ class ObjectPages:
         form_class = model_form.form_class(names, "change")
         initial = await session.run_sync(lambda _: model_form.initial(obj, names))
         blank = form_class.blank(request, initial=initial)
-        is_sent = request.method != "GET"
+        is_sent = request.method == "POST"
         formsets = await self._formsets(request, session, model_admin, obj, True, is_sent=is_sent)
         if not is_sent:
             form = RelatedForm.wrap(blank)

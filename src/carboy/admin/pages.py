@@ -20,6 +20,10 @@ sent to the admin's sign-in page, and a signed-in user who is not staff gets
 ``add``, ``change`` and ``delete`` to do each); superusers hold every one.
 The pages of one row are in ``carboy.admin.objectpages``.
 
+Only a POST acts: GET and HEAD (a GET without the body) show a page that
+also takes a form, whatever they carry. Signing out ends every session of
+the user (``carboy.auth.logout``).
+
 The autocomplete endpoint answers the search boxes of ``autocomplete_fields``
 with JSON: ``?field=author&q=ada&page=1`` searches the related model as its
 list page does (its ``search_fields``) and returns
@@ -493,7 +497,7 @@ class _Pages(PageKit):
         from carboy.auth.authentication import auth_of
 
         index = self.admin.url()
-        if request.method == "GET":
+        if request.method != "POST":
             wanted = request.query_params.get("next")
             initial = {"next": wanted if is_safe_next(wanted) else ""}
             return self.render(
@@ -529,11 +533,11 @@ class _Pages(PageKit):
         target = data.next if is_safe_next(data.next) else index
         return RedirectResponse(target, SEE_OTHER)
 
-    async def logout(self, request: Request) -> Response:
-        """Ask to confirm, then sign out and go to the admin's sign-in page."""
-        if request.method == "GET":
+    async def logout(self, request: Request, session: AsyncSession) -> Response:
+        """Ask to confirm, then sign out of every session and go to the admin's sign-in page."""
+        if request.method != "POST":
             return self.render(request, "logout.html", {"form": LogoutForm.blank(request)})
-        logout(request)
+        await logout(request, session)
         flash(request, "You are signed out.", "success")
         return RedirectResponse(f"{self.admin.prefix}/login", SEE_OTHER)
 

@@ -58,6 +58,8 @@ class UserAdmin(ModelAdmin):
     search_fields = ("email",)
     list_filter = ("is_active", "is_staff", "is_superuser")
     readonly_fields = ("last_login", "date_joined")
+    exclude = ("session_epoch",)
+    """Bookkeeping of the sign-in sessions, moved on by logouts and password changes."""
     section = "Authentication"
 
     def readonly_fields_for(self, user: Any) -> frozenset[str]:
@@ -93,7 +95,7 @@ class PasswordPage:
         if user is None:
             raise HTTPException(404, f"No {model_admin.verbose_name} has this id.")
         context = {"model_admin": model_admin, "user": user, "urls": self._urls(table, pk)}
-        if request.method == "GET":
+        if request.method != "POST":
             return kit.render(
                 request, "password.html", {**context, "form": SetPasswordForm.blank(request)}
             )

@@ -1,9 +1,11 @@
 """Who sent a request: signing in and out, and finding the user of each request.
 
 A browser is signed in by its session: ``login()`` stores the user's id and a
-keyed hash of the user's password hash in it, under a new session id. Each
-request then loads that user, and drops the session when the password has
-changed since (so a password change ends every other session). An API client
+keyed hash of the user's password hash and ``session_epoch`` in it, under a
+new session id. Each request then loads that user, and drops the session when
+either has changed since: a password change ends every other session, and
+``logout()`` ends every session of the user, so that a copied session cookie
+(signed cookies cannot be taken back) is worthless after it. An API client
 sends a token instead: ``Authorization: Bearer <token>`` or ``Token <token>``.
 """
 
@@ -94,10 +96,19 @@ async def authenticate(
 
 
 def session_hash(user: AbstractUser, settings: Settings, key: str | None = None) -> str:
-    """Return the keyed hash of ``user``'s password hash that a signed-in session holds."""
+    """Return the keyed hash of ``user``'s password hash and session epoch a session holds.
+
+    A new password or a new ``session_epoch`` gives a new hash, which ends
+    every session holding the old one.
+    """
     secret = key or _secret(settings)
-    message = f"carboy.auth.session:{user.id}:{user.password}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    message = f"carboy.auth.session:{user.id}:{user.password}"
+    epoch = user.session_epoch or 0
+    if epoch:
+        # At epoch 0 the message is the one sessions were signed in with
+        # before the epoch existed, so that adding it signed nobody out.
+        message += f":epoch={epoch}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def _secret(settings: Settings) -> str:
@@ -129,14 +140,51 @@ def login(connection: HTTPConnection, user: AbstractUser) -> None:
     connection.scope["user"] = user
 
 
-def logout(connection: HTTPConnection) -> None:
-    """Sign the user out: the session is emptied and gets a new id."""
+async def logout(connection: HTTPConnection, session: AsyncSession) -> None:
+    """Sign the user out of every session: this one is emptied, the others end.
+
+    The session gets a new id (a server-side store forgets the old one), and
+    the user's ``session_epoch`` moves on in the database, so that no session
+    signed in before, this one's copied cookie included, authenticates again:
+    logging out in one browser signs the user out in all of them. The
+    ``UPDATE`` is made in ``session`` and committed with it; a request's
+    ``AsyncSession`` is committed when the handler returns.
+
+    Args:
+        connection: The request to sign out.
+        session: The database session to write the new epoch in.
+
+    Example::
+
+        @app.post("/bye")
+        async def bye(request: Request, session: AsyncSession) -> RedirectResponse:
+            await logout(request, session)
+            return RedirectResponse("/", 303)
+    """
+    user = connection.scope.get("user")
+    signed_in = connection.session.get(SESSION_USER_KEY)
     connection.session.clear()
     connection.scope["user"] = AnonymousUser()
+    if isinstance(user, AbstractUser) and signed_in == user.id:
+        # One atomic increment: two logouts at once both end what came before,
+        # and neither writes back an epoch the other has passed.
+        model = type(user)
+        await session.execute(
+            update(model)
+            .where(model.id == user.id)
+            .values(session_epoch=model.session_epoch + 1)
+            .execution_options(synchronize_session=False)
+        )
+        # Read back, not computed from the loaded value, which may be stale;
+        # a login later in this request then signs in under the new epoch.
+        await session.refresh(user, ["session_epoch"])
 
 
 def update_session_hash(connection: HTTPConnection, user: AbstractUser) -> None:
-    """Keep this session signed in after ``user``'s password changed; others end."""
+    """Keep this session signed in after ``user``'s password changed; others end.
+
+    Call it after ``user.set_password()``, which ends every session.
+    """
     connection.session[SESSION_HASH_KEY] = session_hash(user, connection.app.settings)
 
 

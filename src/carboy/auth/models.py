@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
 from carboy.db import Model, UTCDateTime
@@ -104,6 +104,13 @@ class AbstractUser(Model):
     """Whether the user has every permission without being given them."""
     last_login: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     date_joined: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """How many times the user's sessions were all ended: by a logout or a password change.
+
+    A session is signed in under the count of its time (``session_hash``
+    binds it); once the count moves on, that session no longer authenticates,
+    even replayed from a copied cookie.
+    """
 
     @declared_attr
     @classmethod
@@ -126,16 +133,33 @@ class AbstractUser(Model):
     is_anonymous = False
 
     def set_password(self, password: str) -> None:
-        """Store an argon2id hash of ``password`` (``validate_password`` first, for new ones)."""
+        """Store an argon2id hash of ``password`` and end every session of the user.
+
+        ``validate_password`` it first, for a new one. To keep the current
+        request's session signed in, call ``update_session_hash`` afterwards.
+        """
         from carboy.auth.hashers import make_password
 
         self.password = make_password(password)
+        self.end_sessions()
 
     def set_unusable_password(self) -> None:
-        """Make every password fail, for a user who signs in another way."""
+        """Make every password fail, for a user who signs in another way; end their sessions."""
         from carboy.auth.hashers import make_unusable_password
 
         self.password = make_unusable_password()
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Move ``session_epoch`` on, so that every session signed in as the user ends.
+
+        The change takes effect once the object is committed. A user not
+        stored yet has no sessions, and keeps epoch 0. ``logout()`` does the
+        same in one atomic ``UPDATE``.
+        """
+        if self.id is None:
+            return
+        self.session_epoch = (self.session_epoch or 0) + 1
 
     def has_usable_password(self) -> bool:
         """Whether some password can sign this user in."""

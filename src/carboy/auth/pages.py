@@ -4,7 +4,7 @@
 router ``auth``::
 
     GET  POST  /auth/login                    sign in; ?next= a page of this site
-    GET  POST  /auth/logout                   a button, then sign out
+    GET  POST  /auth/logout                   a button, then sign out of every session
     GET  POST  /auth/password/change          signed-in users only
     GET  POST  /auth/password/reset           ask for a link by e-mail
     GET  POST  /auth/password/reset/{token}   choose a new password from the link
@@ -14,6 +14,10 @@ router ``auth``::
 Every page is plain HTML that works without JavaScript, drawn from the
 templates in ``carboy/auth/``, which an app overrides by having its own at
 the same path (``templates/carboy/auth/base.html`` restyles every page).
+Only a POST acts: GET and HEAD (a GET without the body) show the page,
+whatever they carry. An API client signs in and out with JSON instead of a
+form: ``POST /auth/login`` with ``{"email": ..., "password": ...}``, and
+``POST /auth/logout`` with a JSON body, answered 204.
 
 The pages give an attacker nothing to learn: a wrong password and an unknown
 address get the same page, and so do a reset or a sign-up for an address
@@ -114,6 +118,8 @@ LINK_INVALID = (
 SEE_OTHER = 303
 # RFC 9110 15.5.21: the form was understood, and what it holds is wrong.
 UNPROCESSABLE = 422
+# RFC 9110 15.3.5: done, and nothing to send back (a JSON sign-out).
+NO_CONTENT = 204
 
 
 @dataclass(frozen=True)
@@ -306,7 +312,7 @@ class _Pages:
 
     async def login(self, request: Request, session: AsyncSession) -> Response:
         """Show the sign-in form, or sign in with the one sent and go to ``next``."""
-        if request.method == "GET":
+        if request.method != "POST":
             wanted = request.query_params.get("next")
             initial = {"next": wanted if is_safe_next(wanted) else ""}
             return self._render(
@@ -364,11 +370,16 @@ class _Pages:
             "auth.login", _account(request, email), self.throttles.login_per_account
         )
 
-    async def logout(self, request: Request) -> Response:
-        """Ask to confirm, then sign out and go to the sign-in page."""
-        if request.method == "GET":
+    async def logout(self, request: Request, session: AsyncSession) -> Response:
+        """Ask to confirm, then sign out of every session and go to the sign-in page.
+
+        A JSON request (as a JSON sign-in is) gets 204 instead of the redirect.
+        """
+        if request.method != "POST":
             return self._render(request, "logout.html", {"form": LogoutForm.blank(request)})
-        logout(request)
+        await logout(request, session)
+        if request.content_type == "application/json":
+            return Response(status_code=NO_CONTENT)
         flash(request, "You are signed out.", "success")
         return RedirectResponse(request.app.url_path_for("auth:login"), SEE_OTHER)
 
@@ -377,7 +388,7 @@ class _Pages:
     async def password_change(self, request: Request) -> Response:
         """Change the signed-in user's password; this session stays, the others end."""
         user: AbstractUser = request.user
-        if request.method == "GET":
+        if request.method != "POST":
             return self._render(
                 request, "password_change.html", {"form": PasswordChangeForm.blank(request)}
             )
@@ -402,6 +413,7 @@ class _Pages:
             return self._render(request, "password_change.html", {"form": form}, UNPROCESSABLE)
         new = data.new_password.get_secret_value()
         user.password = await anyio.to_thread.run_sync(make_password, new)
+        user.end_sessions()
         update_session_hash(request, user)
         flash(
             request,
@@ -412,7 +424,7 @@ class _Pages:
 
     async def password_reset(self, request: Request, session: AsyncSession) -> Response:
         """Ask for a reset link; answer the same whether the address has an account or not."""
-        if request.method == "GET":
+        if request.method != "POST":
             return self._render(
                 request, "password_reset.html", {"form": PasswordResetForm.blank(request)}
             )
@@ -454,7 +466,7 @@ class _Pages:
         user = await self._link_user(request, session, token, RESET_PURPOSE)
         if user is None or not user.is_active:
             return self._link_invalid(request)
-        if request.method == "GET":
+        if request.method != "POST":
             return self._render(
                 request, "password_reset_confirm.html", {"form": SetPasswordForm.blank(request)}
             )
@@ -468,6 +480,7 @@ class _Pages:
         new = form.data.new_password.get_secret_value()
         # A new hash: this link, and every session signed in as the user, end here.
         user.password = await anyio.to_thread.run_sync(make_password, new)
+        user.end_sessions()
         flash(request, "Your new password is set. Sign in with it.", "success")
         return RedirectResponse(request.app.url_path_for("auth:login"), SEE_OTHER)
 
@@ -480,7 +493,7 @@ class _Pages:
         saying so instead of a link, so that the page tells nobody which
         addresses have accounts.
         """
-        if request.method == "GET":
+        if request.method != "POST":
             return self._render(request, "signup.html", {"form": SignupForm.blank(request)})
         form = await SignupForm.from_request(request)
         if form.is_valid:
@@ -541,7 +554,7 @@ class _Pages:
         user = await self._link_user(request, session, token, VERIFY_PURPOSE)
         if user is None or user.is_active:
             return self._link_invalid(request)
-        if request.method == "GET":
+        if request.method != "POST":
             return self._render(
                 request, "verify.html", {"form": LogoutForm.blank(request), "email": user.email}
             )
