@@ -31,7 +31,7 @@ from carboy.auth import Auth, authenticate
 from carboy.auth.tokens import create_token
 from carboy.auth.user import User
 from carboy.config import Settings
-from carboy.db import AsyncSession, Database, Model, UTCDateTime
+from carboy.db import AsyncSession, Database, Model, UTCDateTime, get_or_create
 from carboy.db.models import utcnow
 from carboy.exceptions import HTTPException, RequestValidationError
 from carboy.openapi_config import OpenAPIConfig
@@ -444,6 +444,7 @@ async def _unique_slug(session: AsyncSession, title: str, own: int | None = None
 
 
 async def _tags(session: AsyncSession, names: list[str]) -> list[ConduitTag]:
+    """Return the tags of these names, making the new ones; safe when requests race."""
     wanted = list(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not wanted:
         return []
@@ -453,9 +454,10 @@ async def _tags(session: AsyncSession, names: list[str]) -> list[ConduitTag]:
     }
     for name in wanted:
         if name not in found:
-            found[name] = ConduitTag(name=name)
-            session.add(found[name])
-    return [found[name] for name in wanted]
+            # Another request may be making the same new tag right now.
+            found[name], _ = await get_or_create(session, ConduitTag, name=name)
+    # A case-blind collation (MariaDB's) finds one tag for "Go" and "go".
+    return list({id(found[name]): found[name] for name in wanted}.values())
 
 
 # The API ----------------------------------------------------------------------------------

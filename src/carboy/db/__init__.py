@@ -46,6 +46,7 @@ from carboy.db.queries import (
     atomic,
     first_or_404,
     get_or_404,
+    get_or_create,
     paginate,
 )
 from carboy.db.types import UTCDateTime
@@ -70,6 +71,7 @@ __all__ = [
     "dump",
     "first_or_404",
     "get_or_404",
+    "get_or_create",
     "load",
     "paginate",
 ]
