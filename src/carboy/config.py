@@ -82,6 +82,23 @@ class Settings(BaseSettings):
     """Log every SQL statement (at INFO, logger ``sqlalchemy.engine``)."""
     database_raise_on_lazy_load: bool = False
     """Raise on a lazy load that would run SQL, to catch N+1 queries in tests and development."""
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a new connection to the database, at startup and while serving.
+
+    A database that does not answer in time gets its requests a 503.
+    PostgreSQL's psycopg counts whole seconds, at least 2.
+    """
+    database_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request waits for a free pooled connection before it gets a 503."""
+    database_statement_timeout: float = Field(default=15.0, ge=0)
+    """Seconds one SQL statement may run before the database cancels it; 0: no limit.
+
+    A cancelled statement's request gets a 503. The server enforces it
+    (PostgreSQL's ``statement_timeout``, MariaDB's ``max_statement_time``,
+    MySQL's ``max_execution_time`` for SELECTs, SQLite's busy timeout), and
+    the asyncpg, asyncmy and PyMySQL drivers stop waiting one second later,
+    for a database whose network went silent. Migrations run without it.
+    """
 
     # Rate limits (carboy.ratelimit) -------------------------------------
     ratelimit_url: SecretStr | None = None

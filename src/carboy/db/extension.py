@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine, create_engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -26,6 +26,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn
 
+from carboy.config import Settings
+from carboy.db import _timeouts
+from carboy.db._faults import Faults, classify
 from carboy.db._urls import DatabaseURLs, check_driver, resolve_urls, scrub
 from carboy.db.models import Model
 from carboy.db.queries import PageRequest, page_request
@@ -50,18 +53,21 @@ class Pool:
     Args:
         size: Connections kept open.
         max_overflow: Extra connections opened under load, closed when returned.
-        timeout: Seconds a request waits for a free connection before failing.
+        timeout: Seconds a request waits for a free connection before it gets
+            a 503; ``None``: the setting ``database_pool_timeout``
+            (``CARBOY_DATABASE_POOL_TIMEOUT``, 10 s by default).
         recycle: Seconds after which a connection is replaced, before a server
             or a firewall drops it; -1: never.
         pre_ping: Test each connection as it is taken from the pool, at the
-            cost of a round trip, to survive database restarts.
+            cost of a round trip, so that connections a database restart or
+            an outage closed are replaced instead of failing requests.
     """
 
     size: int = 10
     max_overflow: int = 10
-    timeout: float = 30.0
+    timeout: float | None = None
     recycle: int = 1800
-    pre_ping: bool = False
+    pre_ping: bool = True
 
 
 class Database:
@@ -73,6 +79,15 @@ class Database:
     raises; the commit happens before the response is sent, so a failed
     commit is an error response, never a success that did not happen.
 
+    A database that is unreachable, or does not answer within the
+    timeouts (settings ``database_connect_timeout``,
+    ``database_pool_timeout`` and ``database_statement_timeout``), gets its
+    requests a 503 with ``Retry-After``, logged once per outage (logger
+    ``carboy.db``); the pool replaces the dead connections, and requests
+    succeed again as soon as the database answers. A value the database
+    refuses to store, such as a NUL character or a string longer than its
+    column, is a 400.
+
     Args:
         url: The database URL. ``None``: the ``database_url`` setting
             (``CARBOY_DATABASE_URL``), else a SQLite file ``db.sqlite3`` in the
@@ -82,7 +97,9 @@ class Database:
             included.
         pool: Connection pool sizes and timeouts.
         migrations: The migrations folder, relative to the working folder.
-        connect_timeout: Seconds to wait for the database at startup.
+        connect_timeout: Seconds to wait for a new connection, at startup and
+            while serving; ``None``: the setting ``database_connect_timeout``
+            (``CARBOY_DATABASE_CONNECT_TIMEOUT``, 5 s by default).
 
     Example::
 
@@ -107,13 +124,14 @@ class Database:
         metadata: MetaData | None = None,
         pool: Pool | None = None,
         migrations: str | os.PathLike[str] = "migrations",
-        connect_timeout: float = 10.0,
+        connect_timeout: float | None = None,
     ) -> None:
         self._url = url
         self.metadata = metadata if metadata is not None else Model.metadata
         self.pool = pool or Pool()
         self.migrations = Path(migrations)
-        self.connect_timeout = connect_timeout
+        self._connect_timeout = connect_timeout
+        self._faults = Faults(lambda: self.urls)
         self._app: Carboy | None = None
         self._urls: DatabaseURLs | None = None
         self._engine: Engine | None = None
@@ -124,7 +142,11 @@ class Database:
     # Extension ------------------------------------------------------------
 
     def init_app(self, app: Carboy) -> None:
-        """Provide sessions to handlers, connect at startup, and map database conflicts."""
+        """Provide sessions to handlers, connect at startup, and answer database failures.
+
+        Conflicting updates get 409; an unreachable, silent or busy database
+        503 with ``Retry-After``; a value the database refuses 400.
+        """
         from carboy.db.checks import register_checks
 
         self._app = app
@@ -134,7 +156,12 @@ class Database:
         app.on_startup(self.connect)
         app.on_shutdown(self.disconnect)
         app.add_exception_handler(StaleDataError, _conflict)
-        app.add_exception_handler(OperationalError, _busy_or_raise)
+        app.add_exception_handler(sa_exc.DBAPIError, self._faults.handle)
+        app.add_exception_handler(sa_exc.TimeoutError, self._faults.handle)
+        if OSError not in app.exception_handlers:
+            # asyncpg's refused connections and timeouts arrive unwrapped;
+            # the handler answers those, and re-raises any other OSError.
+            app.add_exception_handler(OSError, self._faults.handle)
         register_checks(app, self)
 
     @property
@@ -172,9 +199,9 @@ class Database:
         if self._engine is None:
             urls = self.urls
             check_driver(urls.sync, urls.source)
-            self._engine = create_engine(urls.sync, **self._engine_options(urls.sync))
-            if urls.backend == "sqlite":
-                _configure_sqlite(self._engine, urls)
+            engine = create_engine(urls.sync, **self._engine_options(urls.sync))
+            self._configure(engine)
+            self._engine = engine
         return self._engine
 
     @property
@@ -183,12 +210,22 @@ class Database:
         if self._async_engine is None:
             urls = self.urls
             check_driver(urls.async_, urls.source)
-            self._async_engine = create_async_engine(
-                urls.async_, **self._engine_options(urls.async_)
-            )
-            if urls.backend == "sqlite":
-                _configure_sqlite(self._async_engine.sync_engine, urls)
+            engine = create_async_engine(urls.async_, **self._engine_options(urls.async_))
+            self._configure(engine.sync_engine)
+            self._async_engine = engine
         return self._async_engine
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds to wait for a new connection: the argument, else the setting."""
+        if self._connect_timeout is not None:
+            return self._connect_timeout
+        return self._number("database_connect_timeout")
+
+    @property
+    def statement_timeout(self) -> float:
+        """Seconds a statement may run: the setting ``database_statement_timeout``; 0: no limit."""
+        return self._number("database_statement_timeout")
 
     def _engine_options(self, url: URL) -> dict[str, Any]:
         options: dict[str, Any] = {"echo": self._setting("database_echo")}
@@ -202,14 +239,34 @@ class Database:
         options.update(
             pool_size=pool.size,
             max_overflow=pool.max_overflow,
-            pool_timeout=pool.timeout,
+            pool_timeout=pool.timeout
+            if pool.timeout is not None
+            else self._number("database_pool_timeout"),
             pool_recycle=pool.recycle,
             pool_pre_ping=pool.pre_ping,
         )
+        connect_args = _timeouts.connect_args(url, self.connect_timeout, self.statement_timeout)
+        if connect_args:
+            options["connect_args"] = connect_args
         return options
+
+    def _configure(self, engine: Engine) -> None:
+        if self.urls.backend == "sqlite":
+            busy_timeout = _timeouts.sqlite_busy_timeout_ms(self.statement_timeout)
+            _configure_sqlite(engine, self.urls, busy_timeout)
+        else:
+            _timeouts.set_server_timeout(engine, self.statement_timeout)
+        # A connection taken from the pool (past its pre-ping) or newly
+        # made: the database answers, and an outage, if any, is over.
+        event.listen(engine, "checkout", self._faults.answered)
+        event.listen(engine, "invalidate", _terminate)
 
     def _setting(self, name: str) -> bool:
         return bool(getattr(self._app.settings, name)) if self._app is not None else False
+
+    def _number(self, name: str) -> float:
+        settings = self._app.settings if self._app is not None else Settings.model_construct()
+        return float(getattr(settings, name))
 
     # Sessions ---------------------------------------------------------------
 
@@ -260,9 +317,9 @@ class Database:
         on_success(connection, commit)
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.rollback)
+                await anyio.to_thread.run_sync(_end_for(session, exc))
             raise
         finally:
             if session.in_transaction():
@@ -279,9 +336,12 @@ class Database:
         on_success(connection, session.commit)
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                await session.rollback()
+                if _is_outage(exc):
+                    await session.invalidate()
+                else:
+                    await session.rollback()
             raise
         finally:
             with anyio.CancelScope(shield=True):
@@ -411,7 +471,29 @@ class Database:
         return names
 
 
-def _configure_sqlite(engine: Engine, urls: DatabaseURLs) -> None:
+def _is_outage(exc: BaseException) -> bool:
+    fault = classify(exc)
+    return fault is not None and fault.is_outage
+
+
+def _end_for(session: Session, exc: BaseException) -> Callable[[], None]:
+    # A connection the database failed may be dead, or still waiting on a
+    # silent server: rolling it back could wait as long again. Invalidating
+    # closes it at once, and the pool makes a new one.
+    return session.invalidate if _is_outage(exc) else session.rollback
+
+
+def _terminate(_dbapi_connection: Any, record: Any, _exc: BaseException | None) -> None:
+    # SQLAlchemy closes an invalidated asyncpg connection politely, waiting
+    # up to 2 s for a server that, in an outage, never answers; each request
+    # would wait that much longer. The connection is done with: dropping its
+    # socket, which the server notices at once, is enough.
+    terminate = getattr(record.driver_connection, "terminate", None)
+    if callable(terminate):
+        terminate()
+
+
+def _configure_sqlite(engine: Engine, urls: DatabaseURLs, busy_timeout_ms: int) -> None:
     # sqlite3's own transaction handling starts transactions late and breaks
     # SAVEPOINT; SQLAlchemy's documented fix: turn it off and emit BEGIN at
     # the start of every transaction. Foreign keys are off in SQLite unless
@@ -423,7 +505,7 @@ def _configure_sqlite(engine: Engine, urls: DatabaseURLs) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         if is_file:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
@@ -509,18 +591,4 @@ async def _conflict(request: Request, _exc: StaleDataError) -> Response:
         "Conflict",
         "The row was changed by another request while this one was working on it. "
         "Reload it and try again.",
-    )
-
-
-async def _busy_or_raise(request: Request, exc: OperationalError) -> Response:
-    # SQLite lets one writer at a time; a transaction that read a row another
-    # one has since written cannot write it, and gets "database is locked".
-    if "database is locked" not in str(exc.orig):
-        raise exc
-    return error_response(
-        request.headers,
-        503,
-        "Service Unavailable",
-        "The database is busy with another write. Try again in a moment.",
-        {"Retry-After": "1"},
     )

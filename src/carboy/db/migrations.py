@@ -34,6 +34,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import CompileError, DBAPIError
 
+from carboy.db._timeouts import lift_statement_timeout
 from carboy.db._urls import scrub
 from carboy.db.batteries import BatteryMigrations, installed_migrations
 from carboy.db.exceptions import MigrationError
@@ -237,9 +238,13 @@ def connect(database: Database) -> Iterator[Connection]:
     except DBAPIError as exc:
         raise _unreachable(database, exc) from None
     is_sqlite = database.urls.backend == "sqlite"
+    is_lifted = False
     try:
         if is_sqlite:
             _sqlite_foreign_keys(connection, on=False)
+        elif database.statement_timeout > 0:
+            # A migration may rightly run longer than a request's statement.
+            is_lifted = lift_statement_timeout(connection)
         yield connection
     finally:
         try:
@@ -249,6 +254,9 @@ def connect(database: Database) -> Iterator[Connection]:
                 if connection.in_transaction():
                     connection.rollback()
                 _sqlite_foreign_keys(connection, on=True)
+            elif is_lifted:
+                # Not back to the pool without its statement timeout.
+                connection.invalidate()
         finally:
             connection.close()
 
