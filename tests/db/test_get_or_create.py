@@ -44,7 +44,7 @@ class GocSwatch(Model):
     note: Mapped[str] = mapped_column(String(50), default="")
 
 
-TABLES = [GocColor.__table__, GocPalette.__table__, GocSwatch.__table__]
+TABLES = [Model.metadata.tables[name] for name in ("goc_color", "goc_palette", "goc_swatch")]
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
