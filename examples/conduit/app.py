@@ -394,7 +394,7 @@ def _with_author_and_tags(statement: Any) -> Any:
 
 async def _article(session: AsyncSession, slug: str) -> ConduitArticle:
     statement = _with_author_and_tags(select(ConduitArticle).where(ConduitArticle.slug == slug))
-    article = (await session.scalars(statement)).first()
+    article: ConduitArticle | None = (await session.scalars(statement)).first()
     if article is None:
         raise ConduitError(404, "article", "not found")
     return article
@@ -789,9 +789,9 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             description="The RealWorld API: users, profiles, articles, comments and tags.",
         ),
         exception_handlers={
-            ConduitError: conduit_error,  # type: ignore[dict-item]
-            RequestValidationError: invalid_input,  # type: ignore[dict-item]
-            HTTPException: other_http_error,  # type: ignore[dict-item]
+            ConduitError: conduit_error,
+            RequestValidationError: invalid_input,
+            HTTPException: other_http_error,
         },
     )
     app.include_router(api)
