@@ -249,3 +249,21 @@ def test_an_origin_of_null_without_cookies_is_not_a_csrf_matter() -> None:
 
     assert response.status_code == 200
     assert response.json() == {"ok": True, "name": "Ada"}
+
+
+def test_a_response_that_carries_a_token_is_not_stored_by_caches() -> None:
+    app = csrf_app()
+
+    @app.get("/own-policy")
+    async def own_policy(request: Request) -> HTMLResponse:
+        return HTMLResponse(csrf_token(request), headers={"cache-control": "private, max-age=60"})
+
+    @app.get("/public")
+    async def public() -> dict[str, bool]:
+        return {"ok": True}
+
+    client = TestClient(app)
+
+    assert client.get("/form").headers["cache-control"] == "no-store"
+    assert client.get("/own-policy").headers["cache-control"] == "private, max-age=60"
+    assert "cache-control" not in client.get("/public").headers

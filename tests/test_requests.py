@@ -787,3 +787,27 @@ async def test_client_disconnect_while_parsing_a_form_closes_nothing_and_sends_n
     )
 
     assert sent == []
+
+
+def test_a_head_request_has_no_body_even_when_one_is_sent() -> None:
+    # RFC 9110 9.3.2: content on HEAD has no meaning, so a form sent with a
+    # HEAD can never act like a POST's.
+    app = Carboy()
+    seen: list[Any] = []
+
+    @app.get("/page")
+    async def page(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        seen.append((await request.body(), dict(form)))
+        return {"ok": True}
+
+    response = TestClient(app).request(
+        "HEAD",
+        "/page",
+        content=b"title=planted",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert seen == [(b"", {})]

@@ -28,7 +28,7 @@ from carboy.exceptions import (
 )
 from carboy.middleware.security import SecurityHeaders
 from carboy.problems import error_response
-from carboy.requests import HTTPConnection, Request
+from carboy.requests import PRIVATE, HTTPConnection, Request
 from carboy.responses import RedirectResponse, Response, to_response
 from carboy.routing import Include, Mount, Route, Router, WebSocketRoute
 from carboy.types import ASGIApp, Receive, Scope, Send
@@ -204,6 +204,8 @@ class Dispatcher:
                     response.app = self.security.wrap(response.app)
                 else:
                     self.security.apply(response, scope)
+                    if PRIVATE in scope:
+                        _no_store(response)
                 await response(scope, receive, send)
             except ClientDisconnect:
                 # The client left mid-body: nobody is there to answer.
@@ -223,6 +225,11 @@ class Dispatcher:
         if "\ufffd" in path:
             # The server decoded invalid UTF-8 into replacement characters.
             _check_utf8(scope)
+        if "\x00" in path:
+            # No database column stores a NUL, and C libraries cut text at it.
+            raise HTTPException(
+                400, "The request path contains a NUL character (%00), which no page has."
+            )
         entry, params, allowed = self.http.match(method, path)
         if entry is not None:
             scope["path_params"] = params
@@ -295,6 +302,15 @@ async def _after_response(scope: Scope) -> None:
     finally:
         if tasks is not None:
             await tasks.run()
+
+
+def _no_store(response: Response) -> None:
+    # RFC 9111 5.2.2.5: no-store keeps it out of every cache, shared or the
+    # browser's own; a handler that chose its own Cache-Control keeps it.
+    for name, _ in response.raw_headers:
+        if name == b"cache-control":
+            return
+    response.raw_headers.append((b"cache-control", b"no-store"))
 
 
 def _has_cookies(scope: Scope) -> bool:

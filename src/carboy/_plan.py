@@ -24,7 +24,7 @@ from carboy.background import BackgroundTasks, tasks_of
 from carboy.dependencies import Depends
 from carboy.exceptions import HTTPException, ImproperlyConfigured, RequestValidationError
 from carboy.params import Param
-from carboy.requests import HTTPConnection, Request
+from carboy.requests import NUL_ESCAPE, HTTPConnection, Request, nul_location
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -634,6 +634,17 @@ async def _validate_body(
         for field in plan.body_fields:
             kwargs[field.name] = field.field.get_default(call_default_factory=True)
         return
+    if NUL_ESCAPE in body:
+        location = _nul_in_json(body)
+        if location is not None:
+            errors.append(
+                {
+                    "location": location,
+                    "message": "Text must not contain a NUL character (\\u0000)",
+                    "type": "string_nul",
+                }
+            )
+            return
     adapter = plan.body_adapter
     try:
         value = adapter.validate_json(body)  # type: ignore[union-attr]
@@ -663,6 +674,16 @@ async def _validate_form(
         _collect("form", exc, errors)
         return
     _assign(value, plan.form_fields, plan.form_embedded, kwargs)
+
+
+def _nul_in_json(body: bytes) -> str | None:
+    import orjson
+
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # validation reports the broken JSON itself
+    return nul_location(parsed, "body")
 
 
 def _collect(where: str, exc: ValidationError, errors: list[dict[str, Any]]) -> None:

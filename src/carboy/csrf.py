@@ -60,8 +60,10 @@ def csrf_token(connection: HTTPConnection) -> str:
 
     The token is the session's secret, masked with a fresh random pad each
     time (so it differs on every page, and compression cannot leak it:
-    BREACH), in hex.
+    BREACH), in hex. The response is marked private (``Cache-Control:
+    no-store``), so that no shared cache hands the token to someone else.
     """
+    connection.mark_private()
     session = connection.session
     secret = session.get(_SECRET)
     if secret is None:

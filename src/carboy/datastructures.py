@@ -237,6 +237,14 @@ class QueryParams(ImmutableMultiDict):
                 pairs = list(query)
         except UnicodeDecodeError:
             raise HTTPException(400, "The query string is not valid UTF-8.") from None
+        for name, value in pairs:
+            if isinstance(value, str) and ("\x00" in value or "\x00" in name):
+                # No database column stores a NUL, and C libraries cut text at it.
+                raise HTTPException(
+                    400,
+                    f"The query parameter {name.replace(chr(0), '%00')[:100]!r} contains a NUL "
+                    "character (%00), which this site does not accept.",
+                )
         super().__init__(pairs)
 
     def __str__(self) -> str:

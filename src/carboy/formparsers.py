@@ -339,7 +339,21 @@ class _URLEncodedReader:
                 f"The form field {name!r} is not valid UTF-8 once percent-decoded. "
                 "Encode the form as UTF-8.",
             ) from None
+        _refuse_nul(name, value)
         self.items.append((name, value))
+
+
+def _refuse_nul(name: str, value: str) -> None:
+    # No database column stores a NUL, and C libraries cut text at it: a text
+    # field holding one is refused here, before any code can pass it on.
+    # Uploaded files are bytes, and may hold anything.
+    if "\x00" in value or "\x00" in name:
+        shown = name.replace("\x00", "%00")[:100]
+        raise HTTPException(
+            400,
+            f"The form field {shown!r} contains a NUL character, which this site does "
+            "not accept.",
+        )
 
 
 def _unquote_plus(raw: bytearray) -> str:
@@ -525,6 +539,7 @@ class _MultipartReader:
                 f"The form field {self._name!r} is not valid {self._charset}. "
                 "Send it as UTF-8, or declare its charset in the part's Content-Type.",
             ) from None
+        _refuse_nul(self._name, value)
         self.items.append((self._name, value))
 
     def _on_end(self) -> None:

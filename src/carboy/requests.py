@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTPConnection", "Limits", "Request"]
 
+PRIVATE = "carboy.private"
+"""The scope key that ``mark_private()`` sets."""
+
 
 @dataclass
 class Limits:
@@ -131,6 +134,16 @@ class HTTPConnection:
             session = self.scope["carboy.session"] = Session()
         return session
 
+    def mark_private(self) -> None:
+        """Say that the response depends on who asks, so that no cache keeps it.
+
+        Its response is sent with ``Cache-Control: no-store`` unless the
+        handler sets a ``Cache-Control`` of its own. ``csrf_token()`` marks
+        the request, and so does the auth battery for a signed-in user: a
+        shared cache must never hand one person's page, or token, to another.
+        """
+        self.scope[PRIVATE] = True
+
     @property
     def user(self) -> Any:
         """The user who sent the request; an anonymous user when nobody is signed in.
@@ -236,6 +249,11 @@ class Request(HTTPConnection):
         if self._body is not None:
             yield self._body
             return
+        if self.scope["method"] == "HEAD":
+            # RFC 9110 9.3.2: a body on HEAD has no meaning. It is never read,
+            # so that no form or JSON sent with a HEAD can act like a POST.
+            self._body = b""
+            return
         if self._stream_consumed:
             raise RuntimeError(
                 "The request body was already read by request.stream(), which does not keep it. "
@@ -286,11 +304,20 @@ class Request(HTTPConnection):
                 )
             body = await self.body()
             try:
-                self._json = orjson.loads(body)
+                value = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 raise HTTPException(
                     400, f"The request body is not valid JSON: {_json_error(exc)}"
                 ) from None
+            if NUL_ESCAPE in body:
+                location = nul_location(value, "body")
+                if location is not None:
+                    raise HTTPException(
+                        400,
+                        f"The JSON value at {location} contains a NUL character (\\u0000), "
+                        "which this site does not accept.",
+                    )
+            self._json = value
         return self._json
 
     async def form(self, limits: FormLimits | None = None) -> FormData:
@@ -325,6 +352,32 @@ class Request(HTTPConnection):
 
 
 _UNSET: Any = object()
+
+NUL_ESCAPE = b"\\u0000"
+"""How JSON writes a NUL; a raw NUL byte is not valid JSON at all."""
+
+
+def nul_location(value: Any, where: str) -> str | None:
+    """Return where in a parsed JSON ``value`` a string (or key) holds a NUL, or ``None``.
+
+    The location is written as in validation errors: ``body.tags.2``.
+    """
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shown = key.replace("\x00", "\\u0000")
+            if "\x00" in key:
+                return f"{where}.{shown}"
+            found = nul_location(item, f"{where}.{shown}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_location(item, f"{where}.{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def _too_large(limit: int) -> HTTPException:

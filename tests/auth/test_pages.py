@@ -812,7 +812,6 @@ def test_the_reset_email_says_how_long_the_link_works(
         "a.b.c",
         "MTox.6b01b07c.bad-signature",
         "x" * 600,
-        "%00",
         "...",
     ],
 )
@@ -823,6 +822,16 @@ def test_a_forged_reset_link_gets_400_and_never_500(client: TestClient, token: s
     assert response.status_code == 400
     assert f'<p role="alert">{LINK_INVALID}</p>' in response.text
     assert posted.status_code in (400, 403)
+
+
+def test_a_reset_link_with_a_nul_byte_is_refused_before_any_page(client: TestClient) -> None:
+    response = client.get("/auth/password/reset/%00")
+    posted = client.post("/auth/password/reset/%00", data={"new_password": "x"})
+
+    assert (response.status_code, posted.status_code) == (400, 400)
+    assert response.json()["detail"] == (
+        "The request path contains a NUL character (%00), which no page has."
+    )
 
 
 def test_a_link_for_a_deleted_user_gets_400(app: Carboy, client: TestClient) -> None:
