@@ -386,6 +386,8 @@ async def test_logout_adds_one_to_the_stored_epoch_even_from_a_stale_user(app: C
 
         await logout(HTTPConnection(scope, _no_receive, _no_send), session)
         await session.commit()
+    # The pool's connections belong to this test's event loop: close them in it.
+    await db.disconnect()
 
     assert epoch(app) == 6
     assert user.session_epoch == 6
