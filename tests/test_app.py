@@ -261,6 +261,32 @@ def test_exception_handlers_by_status_code_catch_http_exceptions_and_404() -> No
     assert client.get("/never-was").text == "nothing here"
 
 
+def test_a_custom_handler_keeps_the_headers_http_asks_of_the_status() -> None:
+    def reshaped(request: Request, exc: HTTPException) -> Response:
+        return JSONResponse({"error": exc.detail}, exc.status_code, {"x-shape": "mine"})
+
+    app = Carboy(exception_handlers={HTTPException: reshaped})
+
+    @app.post("/only-post")
+    async def only_post() -> str:
+        return "ok"
+
+    @app.get("/busy")
+    async def busy() -> str:
+        raise HTTPException(503, "Busy.", headers={"Retry-After": "5", "X-Shape": "theirs"})
+
+    client = TestClient(app)
+    wrong_method = client.get("/only-post")
+    unavailable = client.get("/busy")
+
+    assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "OPTIONS, POST")
+    assert wrong_method.json() == {
+        "error": "The method GET is not allowed here. Allowed: OPTIONS, POST."
+    }
+    assert (unavailable.status_code, unavailable.headers["retry-after"]) == (503, "5")
+    assert unavailable.headers.get_list("x-shape") == ["mine"]
+
+
 def test_http_exception_headers_and_detail_reach_the_client() -> None:
     app = Carboy()
 

@@ -460,10 +460,25 @@ class _ExceptionHandlers:
                 exception_handler = lookup(exc)
                 if exception_handler is None:
                     raise
-                result = await run_callable(exception_handler, request, exc)
-                return to_response(result)
+                response = to_response(await run_callable(exception_handler, request, exc))
+                if isinstance(exc, HTTPException) and exc.headers:
+                    _keep_protocol_headers(response, exc.headers)
+                return response
 
         return guarded
+
+
+def _keep_protocol_headers(response: Response, headers: dict[str, str]) -> None:
+    """Add the exception's headers that a custom handler's response left out.
+
+    They are the ones HTTP asks of the status (``Allow`` on a 405,
+    ``WWW-Authenticate`` on a 401, ``Retry-After`` on a 503), and a handler
+    that reshapes the body for its API easily forgets them.
+    """
+    present = {name for name, _ in response.raw_headers}
+    for name, value in headers.items():
+        if name.lower().encode("latin-1") not in present:
+            response.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
 
 
 def _http_exception_response(request: HTTPConnection, exc: HTTPException) -> Response:

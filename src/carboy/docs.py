@@ -66,6 +66,11 @@ _INIT_JS = """\
 """
 
 
+class _SwaggerPage(BuiltinPage):
+    # Swagger UI's stylesheet draws its icons from data: URLs.
+    data_images = True
+
+
 def docs_page_response(request: Request, config: OpenAPIConfig) -> BuiltinPage:
     """Return the docs page of the document at ``config.openapi_url``.
 
@@ -99,7 +104,7 @@ def docs_page_response(request: Request, config: OpenAPIConfig) -> BuiltinPage:
 </body>
 </html>
 """
-    return BuiltinPage(page)
+    return _SwaggerPage(page)
 
 
 async def asset_response(name: str) -> Response:

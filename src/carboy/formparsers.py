@@ -351,8 +351,7 @@ def _refuse_nul(name: str, value: str) -> None:
         shown = name.replace("\x00", "%00")[:100]
         raise HTTPException(
             400,
-            f"The form field {shown!r} contains a NUL character, which this site does "
-            "not accept.",
+            f"The form field {shown!r} contains a NUL character, which this site does not accept.",
         )
 
 

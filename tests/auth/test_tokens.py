@@ -347,6 +347,21 @@ def test_a_token_with_surrounding_spaces_still_works(
     assert response.json()["is_authenticated"] is True
 
 
+def test_an_answer_to_a_token_is_never_stored_by_a_cache(
+    client: TestClient, db: Database, add_user: AddUser
+) -> None:
+    _, token = new_token(db, add_user())
+
+    signed_in = client.get("/me", headers=bearer(token))
+    wrong_token = client.get("/me", headers=bearer("not-a-token"))
+    anonymous = client.get("/me")
+
+    assert signed_in.json()["is_authenticated"] is True
+    assert signed_in.headers["cache-control"] == "no-store"
+    assert wrong_token.headers["cache-control"] == "no-store"
+    assert "cache-control" not in anonymous.headers
+
+
 # Link tokens ------------------------------------------------------------------------
 
 

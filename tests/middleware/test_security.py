@@ -27,8 +27,15 @@ DEFAULT_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": (
+        "camera=(), display-capture=(), geolocation=(), microphone=(), payment=(), usb=()"
+    ),
+    "x-permitted-cross-domain-policies": "none",
     "content-security-policy": "frame-ancestors 'none'",
 }
+# What every response gets, a document or not.
+ALWAYS = {"x-content-type-options": "nosniff", "cross-origin-resource-policy": "same-origin"}
 
 
 def site(**settings: object) -> Carboy:
@@ -54,9 +61,11 @@ def site(**settings: object) -> Carboy:
 # The policy of carboy's own pages: the builtin_pages_content_security_policy setting.
 STRICT_POLICY = (
     "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# The docs page's: Swagger UI's stylesheet draws its icons from data: URLs.
+DOCS_POLICY = STRICT_POLICY.replace("img-src 'self';", "img-src 'self' data:;")
 # secrets.token_urlsafe(16): 22 characters of URL-safe base64.
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{22})'")
 # The opening tags of script and style elements, and the style attributes of any tag.
@@ -73,9 +82,10 @@ def security_headers(response: object) -> dict[str, str]:
 
 def strict_headers(response: Response) -> dict[str, str]:
     """Return the security headers a page of carboy's own should carry, with its nonce."""
+    policy = DOCS_POLICY if response.url.path == "/docs" else STRICT_POLICY
     return {
         **DEFAULT_HEADERS,
-        "content-security-policy": STRICT_POLICY.format(nonce=nonce_of(response)),
+        "content-security-policy": policy.format(nonce=nonce_of(response)),
     }
 
 
@@ -113,7 +123,7 @@ def test_a_response_that_is_no_document_gets_nosniff_only() -> None:
     problem = client.get("/missing")
 
     assert problem.headers["content-type"] == "application/problem+json"
-    assert security_headers(problem) == {"x-content-type-options": "nosniff"}
+    assert security_headers(problem) == ALWAYS
 
 
 def test_https_responses_add_hsts() -> None:
@@ -138,6 +148,9 @@ def test_each_header_is_configurable() -> None:
             referrer_policy="no-referrer",
             content_type_nosniff=False,
             cross_origin_opener_policy=None,
+            cross_origin_resource_policy="cross-origin",
+            permissions_policy="geolocation=(self)",
+            x_permitted_cross_domain_policies=None,
             frame_ancestors="'self'",
             hsts_seconds=0,
         ),
@@ -146,6 +159,8 @@ def test_each_header_is_configurable() -> None:
 
     assert security_headers(client.get("/")) == {
         "referrer-policy": "no-referrer",
+        "cross-origin-resource-policy": "cross-origin",
+        "permissions-policy": "geolocation=(self)",
         "content-security-policy": "frame-ancestors 'self'",
     }
 
@@ -178,7 +193,7 @@ def test_mounted_apps_get_the_headers_too(tmp_path: object) -> None:
     page = client.get("/static/page.html")
 
     assert text.text == "static"
-    assert security_headers(text) == {"x-content-type-options": "nosniff"}
+    assert security_headers(text) == ALWAYS
     assert security_headers(page) == DEFAULT_HEADERS
 
 
@@ -201,7 +216,7 @@ def test_the_500_page_carries_the_security_headers_too() -> None:
     }
     assert problem.status_code == 500
     assert security_headers(problem) == {
-        "x-content-type-options": "nosniff",
+        **ALWAYS,
         "strict-transport-security": "max-age=3600; includeSubDomains",
     }
 
@@ -338,9 +353,9 @@ def test_json_and_problem_answers_carry_no_policy(carboy_pages: TestClient) -> N
     problem = carboy_pages.get("/missing")
 
     assert document.headers["content-type"] == "application/json"
-    assert security_headers(document) == {"x-content-type-options": "nosniff"}
+    assert security_headers(document) == ALWAYS
     assert problem.headers["content-type"] == "application/problem+json"
-    assert security_headers(problem) == {"x-content-type-options": "nosniff"}
+    assert security_headers(problem) == ALWAYS
 
 
 def test_carboy_pages_keep_the_strict_policy_whatever_the_apps_is(tmp_path: Path) -> None:
@@ -403,7 +418,7 @@ def test_builtin_pages_policy_can_be_changed(tmp_path: Path) -> None:
 
     assert security_headers(docs) == {
         **DEFAULT_HEADERS,
-        "content-security-policy": policy.format(nonce=nonce_of(docs)),
+        "content-security-policy": DOCS_POLICY.format(nonce=nonce_of(docs)) + "; report-to csp",
         "strict-transport-security": "max-age=31536000; includeSubDomains",
     }
 

@@ -252,6 +252,34 @@ def _contradicts_guidance(finding: Finding, url: str) -> bool:
         # HTTP, so the session would never stick; carboy marks cookies Secure
         # on HTTPS. A cookie without HttpOnly or SameSite still fails.
         return True
+    if (
+        finding.rule == "Cache-Control"
+        and finding.message == "Value does not match security policy"
+        and finding.value == "no-store"
+    ):
+        # RFC 9111 5.2.2.5: no-store alone forbids every cache, shared or the
+        # browser's, to keep the response; max-age=0 only asks to revalidate
+        # what may be kept, and adds nothing once nothing is kept.
+        return True
+    if (
+        url.endswith("/docs")
+        and finding.rule == "Cache-Control"
+        and finding.message == "Header not included in response"
+    ):
+        # RFC 9111 and the battery's own check: a page that is the same for
+        # every visitor, signed in or not, may be cached; every answer that
+        # depends on the credentials is no-store, and the battery fails any
+        # that is not.
+        return True
+    if (
+        url.endswith("/docs")
+        and finding.rule == "Content-Security-Policy - img-src"
+        and finding.anomalies == ["data:"]
+    ):
+        # Swagger UI's stylesheet draws its icons from data: URLs, so the docs
+        # page alone allows them as images (never as scripts, styles or
+        # frames); an image cannot run code. Every other page fails on data:.
+        return True
     # MDN and the W3C Referrer Policy: same-origin sends no referrer to any
     # other origin, stricter than strict-origin-when-cross-origin, which the
     # rule accepts and OWASP's cheat sheet recommends.

@@ -203,6 +203,9 @@ async def load_user(connection: HTTPConnection, session: AsyncSession) -> Any:
             user = await _user_of_token(connection, session, token.strip())
     elif "carboy.session" in connection.scope:
         user = await _user_of_session(connection, session)
+    if authorization is not None or user is not None:
+        # The answer depends on who asks: no shared cache may keep it.
+        connection.mark_private()
     user = user or AnonymousUser()
     connection.scope["user"] = user
     return user

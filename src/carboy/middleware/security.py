@@ -83,6 +83,9 @@ class BuiltinPage(HTMLResponse):
     sets ``Content-Security-Policy`` itself keeps its own.
     """
 
+    data_images = False
+    """Whether the page's ``img-src`` also allows ``data:`` URLs (Swagger UI's icons need them)."""
+
 
 class SecurityHeaders:
     """The security headers of an app, computed once from its settings.
@@ -99,6 +102,9 @@ class SecurityHeaders:
         always: list[tuple[bytes, bytes]] = []
         if settings.content_type_nosniff:
             always.append((b"x-content-type-options", b"nosniff"))
+        if settings.cross_origin_resource_policy:
+            policy = settings.cross_origin_resource_policy.encode()
+            always.append((b"cross-origin-resource-policy", policy))
         document: list[tuple[bytes, bytes]] = []
         if settings.x_frame_options:
             document.append((b"x-frame-options", settings.x_frame_options.encode()))
@@ -107,6 +113,11 @@ class SecurityHeaders:
         if settings.cross_origin_opener_policy:
             policy = settings.cross_origin_opener_policy.encode()
             document.append((b"cross-origin-opener-policy", policy))
+        if settings.permissions_policy:
+            document.append((b"permissions-policy", settings.permissions_policy.encode()))
+        if settings.x_permitted_cross_domain_policies:
+            policy = settings.x_permitted_cross_domain_policies.encode()
+            document.append((b"x-permitted-cross-domain-policies", policy))
         # Carboy's own pages get every document header but the app's policy.
         self.builtin_document = always + document
         self.builtin_template = settings.builtin_pages_content_security_policy
@@ -149,7 +160,9 @@ class SecurityHeaders:
                 headers.append(self.hsts)
         return headers
 
-    def for_builtin_page(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def for_builtin_page(
+        self, scope: Scope, data_images: bool = False
+    ) -> list[tuple[bytes, bytes]]:
         """Return the headers to add to one of carboy's own pages (a ``BuiltinPage``).
 
         They are a document's, with the ``builtin_pages_content_security_policy``
@@ -159,6 +172,8 @@ class SecurityHeaders:
             return self.for_scope(scope)
         headers = list(self.builtin_document)
         policy = self.builtin_template.replace("{nonce}", _nonce(scope))
+        if data_images:
+            policy = _with_data_images(policy)
         headers.append((b"content-security-policy", policy.encode()))
         if self.hsts is not None and scope.get("scheme") == "https":
             headers.append(self.hsts)
@@ -169,7 +184,7 @@ class SecurityHeaders:
         if not is_document(response.media_type):
             extra = self.for_scope(scope, False)
         elif isinstance(response, BuiltinPage):
-            extra = self.for_builtin_page(scope)
+            extra = self.for_builtin_page(scope, response.data_images)
         else:
             extra = self.for_scope(scope)
         raw = response.raw_headers
@@ -205,3 +220,15 @@ class SecurityHeaders:
             await app(scope, receive, send_secured)
 
         return secured
+
+
+def _with_data_images(policy: str) -> str:
+    """Add ``data:`` to the ``img-src`` directive of ``policy``, or add one that allows it."""
+    directives = [directive.strip() for directive in policy.split(";") if directive.strip()]
+    for index, directive in enumerate(directives):
+        if directive.split(None, 1)[0].lower() == "img-src":
+            directives[index] = directive + " data:"
+            break
+    else:
+        directives.append("img-src 'self' data:")
+    return "; ".join(directives)
