@@ -102,6 +102,7 @@ def test_to_wsgi_answers_a_get_from_a_sync_handler_with_its_status_headers_and_b
         ("content-length", "32"),
         ("content-type", "application/json"),
         ("x-content-type-options", "nosniff"),
+        ("cross-origin-resource-policy", "same-origin"),
     ]
     assert body == b'{"token":"abc","query":"page=2"}'
 
@@ -126,6 +127,7 @@ def test_to_wsgi_passes_a_post_body_and_its_headers_to_the_handler(
         ("content-length", "18"),
         ("content-type", "application/octet-stream"),
         ("x-content-type-options", "nosniff"),
+        ("cross-origin-resource-policy", "same-origin"),
     ]
     assert body == b'{"name": "carboy"}'
 

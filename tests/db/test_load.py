@@ -70,7 +70,7 @@ def served(database: str, tmp_path: Path) -> Iterator[str]:
         "--port",
         str(port),
         "--log-level",
-        "warning",
+        "info",
         "--no-access-log",
     ]
     with log_path.open("wb") as log:
@@ -92,6 +92,8 @@ def served(database: str, tmp_path: Path) -> Iterator[str]:
     output = log_path.read_text()
     assert "Traceback" not in output, output
     assert "ERROR" not in output, output
+    # No worker was killed and started again while the writers ran.
+    assert output.count("Application startup complete") == 2, output
 
 
 def _free_port() -> int:
