@@ -183,3 +183,26 @@ def test_an_uploaded_file_may_hold_nul_bytes() -> None:
 
     assert response.status_code == 200
     assert response.json() == {"size": 3}
+
+
+def test_a_lone_surrogate_in_json_or_a_form_is_refused_and_no_handler_runs() -> None:
+    app, reached = nul_app()
+    client = TestClient(app)
+    json = {"content-type": "application/json"}
+    form = {"content-type": "application/x-www-form-urlencoded"}
+
+    validated = client.post("/articles", content=b'{"title": "a\\ud800b"}', headers=json)
+    raw = client.post("/raw-json", content=b'{"title": "a\\ud800b"}', headers=json)
+    posted = client.post("/login", content=b"email=%ED%A0%80", headers=form)
+    query = client.get("/search?q=%ED%A0%80")
+
+    assert (validated.status_code, raw.status_code) == (422, 400)
+    assert raw.json()["detail"] == (
+        "The request body is not valid JSON: no low surrogate in string at line 1, column 13."
+    )
+    assert posted.status_code == 400
+    assert posted.json()["detail"] == (
+        "The form field 'email' is not valid UTF-8 once percent-decoded. Encode the form as UTF-8."
+    )
+    assert query.json()["detail"] == "The query string is not valid UTF-8."
+    assert reached == []
