@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -41,15 +42,65 @@ def require(name: str, host: str, port: int) -> None:
 
 
 def postgres_url() -> str:
-    """Return the test PostgreSQL URL, or skip (fail under CI) when it is down."""
+    """Return a PostgreSQL database of this test process's own, or skip (fail under CI).
+
+    It is made on first use and dropped when the session ends, so test
+    processes (xdist workers, or two runs on one machine) never share one.
+    Tests in one process share it and take turns: each creates its tables
+    and drops them afterwards.
+    """
     require("PostgreSQL", "127.0.0.1", 5432)
-    return POSTGRES_URL
+    return _own_database("postgresql", POSTGRES_URL)
 
 
 def mysql_url() -> str:
-    """Return the test MariaDB URL, or skip (fail under CI) when it is down."""
+    """Return a MariaDB database of this test process's own, or skip (fail under CI)."""
     require("MariaDB", "127.0.0.1", 3306)
-    return MYSQL_URL
+    return _own_database("mysql", MYSQL_URL)
+
+
+# backend -> (the server's URL, the name of this process's database)
+_OWN_DATABASES: dict[str, tuple[str, str]] = {}
+
+
+def _own_database(backend: str, server: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    if backend not in _OWN_DATABASES:
+        name = f"carboy_run_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with _admin(backend, server) as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {_quoted(backend, name)}")
+        _OWN_DATABASES[backend] = (server, name)
+    _, name = _OWN_DATABASES[backend]
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_own_databases() -> None:
+    """Drop the databases ``postgres_url()`` and ``mysql_url()`` made; run at the session's end."""
+    while _OWN_DATABASES:
+        backend, (server, name) = _OWN_DATABASES.popitem()
+        force = " WITH (FORCE)" if backend == "postgresql" else ""
+        with _admin(backend, server) as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quoted(backend, name)}{force}")
+
+
+def _quoted(backend: str, name: str) -> str:
+    return f'"{name}"' if backend == "postgresql" else f"`{name}`"
+
+
+@contextmanager
+def _admin(backend: str, server: str) -> Iterator[Any]:
+    """Connect to ``server`` in autocommit, as CREATE and DROP DATABASE need."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    engine = create_engine(make_url(server).set(drivername=driver), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def redis_url() -> str:
@@ -66,20 +117,20 @@ def fresh_database(backend: str, prefix: str = "carboy_t") -> Iterator[str]:
     this process and call, so two test runs on one machine never share a
     database. Skips (fails under CI) when the server is down.
     """
-    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    server = postgres_url() if backend == "postgresql" else mysql_url()
-    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    if backend == "postgresql":
+        require("PostgreSQL", "127.0.0.1", 5432)
+    else:
+        require("MariaDB", "127.0.0.1", 3306)
+    server = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    quoted = f'"{name}"' if backend == "postgresql" else f"`{name}`"
-    admin = create_engine(make_url(server).set(drivername=driver), isolation_level="AUTOCOMMIT")
+    quoted = _quoted(backend, name)
+    with _admin(backend, server) as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         force = " WITH (FORCE)" if backend == "postgresql" else ""
-        with admin.connect() as connection:
+        with _admin(backend, server) as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}{force}")
-        admin.dispose()

@@ -598,3 +598,57 @@ def test_check_of_an_asgi_app_that_is_not_a_carboy_app_says_it_has_none(project:
     assert result.stderr == (
         "Error: 'plain:app' is a function, not a carboy app, so it has no checks to run.\n"
     )
+
+
+# A battery that signs with the secret key ------------------------------------------
+
+NO_KEY = (
+    "core.E001: secret_key is not set and debug is off, but the auth battery signs sessions, "
+    "CSRF tokens and links with it: every sign-in would fail. HINT: Set CARBOY_SECRET_KEY to "
+    "a long random value kept out of the code, such as the output of: python -c 'import "
+    "secrets; print(secrets.token_urlsafe(50))' (a project made by carboy new has one in "
+    ".env), or set CARBOY_DEBUG=1 in development."
+)
+
+
+def auth_site(project: Path, settings: str) -> None:
+    write(
+        project / "site_app.py",
+        f"""
+        from carboy import Carboy
+        from carboy.auth import Auth
+        from carboy.config import Settings
+        from carboy.db import Database
+
+        app = Carboy(
+            settings=Settings({settings}),
+            extensions=[Database("sqlite:///{project / "site.db"}"), Auth()],
+        )
+        """,
+    )
+
+
+def test_an_app_with_auth_and_no_secret_key_refuses_to_start_and_check_says_why(
+    project: Path,
+) -> None:
+    auth_site(project, "debug=False")
+    sys.path.insert(0, str(project))
+    app = importlib.import_module("site_app").app
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        with TestClient(app):
+            pass
+    result = invoke("check", "--app", "site_app:app")
+
+    assert str(raised.value) == f"carboy found 1 problem at startup:\n  {NO_KEY}"
+    assert result.exit_code == 1
+    assert result.stdout == f"{NO_KEY}\nSystem check found 1 error.\n"
+
+
+@pytest.mark.parametrize("settings", ["debug=True", f"debug=False, secret_key={STRONG_KEY!r}"])
+def test_an_app_with_auth_starts_with_a_key_or_in_debug(project: Path, settings: str) -> None:
+    auth_site(project, settings)
+
+    result = invoke("check", "--app", "site_app:app")
+
+    assert (result.exit_code, result.stdout) == (0, "System check found no problems.\n")

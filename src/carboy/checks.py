@@ -167,6 +167,39 @@ def raise_for_errors(messages: Sequence[CheckMessage]) -> None:
         raise ImproperlyConfigured(f"carboy found {count} at startup:\n{listed}")
 
 
+def secret_key_check(battery: str) -> CheckFunction:
+    """Make a check that fails a start with debug off and no secret key.
+
+    A battery that signs sessions, CSRF tokens or links registers it: with
+    no key, its first request would fail, so the app refuses to start
+    instead and says how to make one. In debug mode a key of the process is
+    made at startup, and the check passes.
+
+    Args:
+        battery: The battery's name, said in the message.
+    """
+
+    def secret_key_is_set(app: Carboy) -> list[CheckMessage]:
+        settings = app.settings
+        if settings.debug or settings.secret_key is not None:
+            return []
+        env = _env_names(settings)
+        return [
+            CheckMessage(
+                "core.E001",
+                "error",
+                f"secret_key is not set and debug is off, but the {battery} battery signs "
+                "sessions, CSRF tokens and links with it: every sign-in would fail.",
+                f"Set {env('secret_key')} to a long random value kept out of the code, such "
+                "as the output of: python -c 'import secrets; print(secrets.token_urlsafe(50))' "
+                f"(a project made by carboy new has one in .env), or set {env('debug')}=1 "
+                "in development.",
+            )
+        ]
+
+    return secret_key_is_set
+
+
 def _registered(app: Carboy) -> list[tuple[CheckFunction, bool]]:
     registry: list[tuple[CheckFunction, bool]] | None = getattr(app, _REGISTRY, None)
     if registry is None:

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     points at the same Redis. Read by the ``RateLimits()`` battery. Secret,
     because a Redis URL may hold a password.
     """
+    ratelimit_key_prefix: str = "carboy:ratelimit:"
+    """What every Redis key of the rate limits starts with; give two sites sharing a Redis two."""
 
     # Sessions -----------------------------------------------------------
     session_cookie_name: str = "session"

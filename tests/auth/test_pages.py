@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -1071,7 +1072,6 @@ app = Carboy(extensions=[Database(), Auth(), RateLimits()])
 """
 SERVER_START_TIMEOUT = 30.0
 SERVER_STOP_TIMEOUT = 10.0
-RATELIMIT_KEYS = "carboy:ratelimit:auth.login:*"
 
 
 def free_port() -> int:
@@ -1131,12 +1131,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(SERVER_STOP_TIMEOUT)
 
 
-def delete_keys(url: str) -> None:
+def delete_keys(url: str, prefix: str) -> None:
     import redis
 
     client = redis.Redis.from_url(url)
     try:
-        for key in client.scan_iter(RATELIMIT_KEYS):
+        for key in client.scan_iter(prefix + "*"):
             client.delete(key)
     finally:
         client.close()
@@ -1144,6 +1144,7 @@ def delete_keys(url: str) -> None:
 
 def test_two_server_processes_share_the_login_limit_through_redis(tmp_path: Path) -> None:
     url = redis_url()
+    prefix = f"carboy:test:{uuid.uuid4().hex}:"
     (tmp_path / "site_app.py").write_text(SITE, encoding="utf-8")
     database = tmp_path / "shared.db"
     setup = make_app(database)
@@ -1154,10 +1155,12 @@ def test_two_server_processes_share_the_login_limit_through_redis(tmp_path: Path
         "CARBOY_SECRET_KEY": "two-processes-" + "s" * 40,
         "CARBOY_DATABASE_URL": f"sqlite:///{database}",
         "CARBOY_RATELIMIT_URL": url,
+        # This test's own keys: another test run may count on the same Redis.
+        "CARBOY_RATELIMIT_KEY_PREFIX": prefix,
         "CARBOY_MAIL_BACKEND": "memory",
         "CARBOY_DEBUG": "0",
     }
-    delete_keys(url)
+    delete_keys(url, prefix)
     servers: list[subprocess.Popen[bytes]] = []
     try:
         first, first_url = start_server(tmp_path, env, "first")
@@ -1182,7 +1185,7 @@ def test_two_server_processes_share_the_login_limit_through_redis(tmp_path: Path
     finally:
         for server in servers:
             stop(server)
-        delete_keys(url)
+        delete_keys(url, prefix)
 
     # Each process saw three attempts: only a shared count reaches the limit of five.
     assert answers == [

@@ -187,6 +187,28 @@ def test_the_setting_points_the_battery_at_redis(url: str, raw: redis.Redis) -> 
         delete_keys(url, f"carboy:ratelimit:{scope}:*")
 
 
+def test_the_key_prefix_setting_keeps_two_sites_on_one_redis_apart(
+    url: str, raw: redis.Redis, prefix: str
+) -> None:
+    def site(key_prefix: str) -> Carboy:
+        settings = Settings(ratelimit_url=url, ratelimit_key_prefix=key_prefix)
+        app = Carboy(extensions=[RateLimits()], settings=settings)
+
+        @app.get("/")
+        @limit("1/minute", scope="home")
+        async def home() -> str:
+            return "home"
+
+        return app
+
+    with TestClient(site(prefix + "one:")) as one, TestClient(site(prefix + "two:")) as two:
+        statuses = [one.get("/").status_code, one.get("/").status_code, two.get("/").status_code]
+
+    assert statuses == [200, 429, 200]
+    assert raw.get(f"{prefix}one:home:1/60:testclient") == "2"
+    assert raw.get(f"{prefix}two:home:1/60:testclient") == "1"
+
+
 SERVED_APP = """
 import os
 

@@ -111,6 +111,9 @@ class Auth:
 
     def init_app(self, app: Carboy) -> None:
         """Load each request's user, answer sign-in failures, and serve the pages."""
+        from carboy.checks import register_check, secret_key_check
+
+        register_check(app, secret_key_check(self.name))
         app.dependencies.append(Depends(load_user))
         app.add_exception_handler(LoginRequired, login_redirect)
         from carboy.templating import templates_for

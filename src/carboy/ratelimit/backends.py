@@ -269,11 +269,14 @@ class RedisBackend:
         await self._pool.disconnect()
 
 
-def backend_from_url(url: str, source: str = "the setting CARBOY_RATELIMIT_URL") -> Backend:
+def backend_from_url(
+    url: str, source: str = "the setting CARBOY_RATELIMIT_URL", prefix: str = DEFAULT_PREFIX
+) -> Backend:
     """Make the backend a URL names: ``memory://`` or ``redis://host:6379/0``.
 
     Args:
         url: The backend's URL.
+        prefix: What the Redis backend's keys start with.
         source: Where the URL came from, for error messages; the URL itself
             is never shown, as it may hold a password.
 
@@ -285,7 +288,7 @@ def backend_from_url(url: str, source: str = "the setting CARBOY_RATELIMIT_URL")
     if scheme == "memory":
         return MemoryBackend()
     if scheme in ("redis", "rediss", "unix"):
-        return RedisBackend(url, source=source)
+        return RedisBackend(url, prefix=prefix, source=source)
     fix = (
         "Set it to memory:// (counts in each process) or redis://host:6379/0 (counts shared "
         "by every process)."

@@ -80,10 +80,12 @@ class RateLimits:
     def _resolve(self) -> Backend:
         if self._backend is not None:
             return self._backend
-        url = self._app.settings.ratelimit_url if self._app is not None else None
-        if url is None:
+        settings = self._app.settings if self._app is not None else None
+        if settings is None or settings.ratelimit_url is None:
             return MemoryBackend()
-        return backend_from_url(url.get_secret_value())
+        return backend_from_url(
+            settings.ratelimit_url.get_secret_value(), prefix=settings.ratelimit_key_prefix
+        )
 
     async def close(self) -> None:
         """Close the backend's connections; run at the app's shutdown."""
