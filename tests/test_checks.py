@@ -635,9 +635,8 @@ def test_an_app_with_auth_and_no_secret_key_refuses_to_start_and_check_says_why(
     sys.path.insert(0, str(project))
     app = importlib.import_module("site_app").app
 
-    with pytest.raises(ImproperlyConfigured) as raised:
-        with TestClient(app):
-            pass
+    with pytest.raises(ImproperlyConfigured) as raised, TestClient(app):
+        pass
     result = invoke("check", "--app", "site_app:app")
 
     assert str(raised.value) == f"carboy found 1 problem at startup:\n  {NO_KEY}"
