@@ -197,6 +197,60 @@ def test_createsuperuser_refuses_a_taken_address(project: Path) -> None:
     assert len(users(project)) == 1
 
 
+def test_createsuperuser_run_twice_with_if_exists_skip_leaves_the_user_and_exits_0(
+    project: Path,
+) -> None:
+    command = ("createsuperuser", "--email", EMAIL, "--password", PASSWORD, "--no-input")
+
+    first = run(*command, "--if-exists", "skip")
+    second = run(*command[:3], "--password", "another-long-password", "--no-input",
+                 "--if-exists", "skip")  # fmt: skip
+
+    assert (first.exit_code, first.stdout) == (0, f"Superuser {EMAIL} created.\n")
+    assert (second.exit_code, second.stdout) == (
+        0,
+        f"A user with the email address {EMAIL} exists; nothing changed.\n",
+    )
+    [user] = users(project)
+    assert check_password(PASSWORD, user.password).is_valid
+
+
+def test_createsuperuser_with_if_exists_update_makes_the_user_a_superuser(
+    project: Path,
+) -> None:
+    add_user(project)
+    new_password = "a-new-and-long-password"
+
+    result = run(
+        "createsuperuser", "--email", EMAIL.upper(), "--password", new_password, "--no-input",
+        "--if-exists", "update",
+    )  # fmt: skip
+
+    assert (result.exit_code, result.stdout) == (0, f"Superuser {EMAIL} updated.\n")
+    [user] = users(project)
+    assert (user.is_active, user.is_staff, user.is_superuser) == (True, True, True)
+    assert check_password(new_password, user.password).is_valid
+    assert user.session_epoch == 1
+
+
+def test_createsuperuser_with_if_exists_update_still_checks_the_password(
+    project: Path,
+) -> None:
+    add_user(project)
+
+    result = run(
+        "createsuperuser", "--email", EMAIL, "--password", "short", "--no-input",
+        "--if-exists", "update",
+    )  # fmt: skip
+
+    assert_clean_failure(result, f"The password was rejected. {SHORT}")
+    [user] = users(project)
+    assert (user.is_superuser, check_password(PASSWORD, user.password).is_valid) == (
+        False,
+        True,
+    )
+
+
 def test_createsuperuser_refuses_a_malformed_address(project: Path) -> None:
     result = run("createsuperuser", "--email", "ada", "--password", PASSWORD, "--no-input")
 

@@ -226,6 +226,24 @@ def test_deleting_a_user_cascades_to_the_auth_rows_that_refer_to_it(url: str) ->
 # The app's migrations beside the auth battery's ---------------------------------
 
 
+def test_the_hint_of_init_beside_a_battery_is_the_commands_that_work_next(
+    sqlite_url: str,
+) -> None:
+    use_app(sqlite_url, POST)
+
+    hint = ok("init").output
+    applied = ok("migrate")
+    made = ok("makemigrations", "-m", "initial")
+
+    assert hint == (
+        "Created the migrations folder migrations. Apply the migrations of the batteries "
+        "(auth) with 'carboy db migrate', then write the first migration of your models "
+        "with 'carboy db makemigrations -m \"initial\"'.\n"
+    )
+    assert applied.output == APPLIED_AUTH
+    assert made.output == f"Created {migration('initial')}.\n"
+
+
 def test_the_apps_first_migration_depends_on_auth_and_migrates_after_it(url: str) -> None:
     use_app(url, POST)
     ok("init")

@@ -20,12 +20,12 @@ from sqlalchemy import (
     create_engine,
     select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from carboy import Carboy
 from carboy.db import NAMING_CONVENTION, Database, Model, UTCDateTime, VersionMixin
 from carboy.db._urls import resolve_urls
-from carboy.db.models import table_name
+from carboy.db.models import table_name, utcnow
 from carboy.testing import TestClient
 
 Make = Callable[..., tuple[Carboy, Database]]
@@ -122,6 +122,38 @@ def test_utc_datetime_round_trips_aware_values(url: str) -> None:
             ]
     finally:
         metadata.drop_all(engine)
+        engine.dispose()
+
+
+class Reminder(Model):
+    """A plain ``Mapped[datetime]``, as a newcomer writes it, with carboy's ``utcnow``."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due: Mapped[datetime]
+    made: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def test_a_plain_mapped_datetime_is_stored_and_read_back_aware(url: str) -> None:
+    engine = create_engine(resolve_urls(url, "test").sync)
+    table = Reminder.__table__
+    Model.metadata.drop_all(engine, tables=[table])
+    Model.metadata.create_all(engine, tables=[table])
+    paris = timezone(timedelta(hours=1))
+    try:
+        with Session(engine) as session:
+            session.add(Reminder(id=1, due=datetime(2026, 1, 2, 13, 4, 5, 123456, tzinfo=paris)))
+            session.commit()
+        with Session(engine) as session:
+            reminder = session.get_one(Reminder, 1)
+            overdue = session.scalars(select(Reminder.id).where(Reminder.due < utcnow())).all()
+
+            assert isinstance(table.c.due.type, UTCDateTime)
+            assert reminder.due == datetime(2026, 1, 2, 12, 4, 5, 123456, tzinfo=UTC)
+            assert reminder.due.tzinfo is not None and reminder.made.tzinfo is not None
+            assert timedelta(0) <= utcnow() - reminder.made < timedelta(minutes=1)
+            assert overdue == [1]
+    finally:
+        Model.metadata.drop_all(engine, tables=[table])
         engine.dispose()
 
 

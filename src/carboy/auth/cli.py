@@ -71,6 +71,18 @@ def _app_option(function: F) -> F:
     is_flag=True,
     help="Ask nothing: --email and the password must be given, and a problem ends the command.",
 )
+@click.option(
+    "--if-exists",
+    "if_exists",
+    type=click.Choice(["error", "skip", "update"]),
+    default="error",
+    show_default=True,
+    help=(
+        "What to do when a user has the --email address: fail, leave the user as it is "
+        "and exit 0 (a setup script run twice), or make that user an active superuser "
+        "with the given password."
+    ),
+)
 @_app_option
 @click.pass_context
 def createsuperuser(
@@ -78,13 +90,15 @@ def createsuperuser(
     email: str | None,
     password: str | None,
     no_input: bool,
+    if_exists: str,
     app_spec: str | None,
 ) -> None:
     """Create a superuser: an active staff user who holds every permission.
 
     The password must pass the app's password validators. Without
     --no-input, what is not given is asked for, and a rejected address or
-    password is asked for again.
+    password is asked for again. --if-exists skip or update makes the
+    command safe to run again.
     """
 
     auth, database = _battery(ctx, app_spec)
@@ -99,6 +113,20 @@ def createsuperuser(
                 f"{PASSWORD_ENV}, or pass --password."
             )
     with _database_errors(database), database.session() as session:
+        existing = _find(session, auth, email) if email and if_exists != "error" else None
+        if existing is not None and if_exists == "skip":
+            click.echo(f"A user with the email address {existing.email} exists; nothing changed.")
+            return
+        if existing is not None:
+            if password:
+                _check(password, existing, auth)
+            else:
+                password = _ask_password(existing, auth)
+            existing.is_active = existing.is_staff = existing.is_superuser = True
+            existing.set_password(password)
+            session.commit()
+            click.echo(f"Superuser {existing.email} updated.")
+            return
         email = _email(session, auth, email, interactive=not no_input)
         user: AbstractUser = auth.user_model(
             email=email, is_active=True, is_staff=True, is_superuser=True

@@ -79,6 +79,17 @@ def init(ctx: click.Context, app_spec: str | None) -> None:
     database = _database(ctx, app_spec)
     with _clean_errors():
         created = migrations.init(database)
+    installed = migrations.batteries(database)
+    if installed:
+        # Autogenerate compares the models with a database at the latest
+        # migration, so the batteries' own tables must be there first.
+        names = ", ".join(battery.branch for battery in installed)
+        click.echo(
+            f"Created the migrations folder {_show(created)}. Apply the migrations of the "
+            f"batteries ({names}) with 'carboy db migrate', then write the first migration "
+            "of your models with 'carboy db makemigrations -m \"initial\"'."
+        )
+        return
     click.echo(
         f"Created the migrations folder {_show(created)}. Write the first migration with "
         "'carboy db makemigrations -m \"initial\"'."

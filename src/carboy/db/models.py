@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -56,10 +56,13 @@ class Model(DeclarativeBase):
     A model's table is named after its class in snake case unless it sets
     ``__tablename__``; a subclass of a mapped model that declares no primary
     key of its own shares its parent's table (single-table inheritance).
-    Constraints are named by ``NAMING_CONVENTION``.
+    Constraints are named by ``NAMING_CONVENTION``. A ``Mapped[datetime]``
+    column is a ``UTCDateTime``: stored in UTC and read back timezone-aware
+    on every database, so that it compares with ``utcnow()`` everywhere.
     """
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
     @declared_attr.directive
     @classmethod

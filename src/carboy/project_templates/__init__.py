@@ -11,10 +11,12 @@ migration of its example model, and a ``.env`` with a new secret key.
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import secrets
-from importlib import resources
+import textwrap
+from importlib import metadata, resources
 from importlib.abc import Traversable
 from pathlib import Path
 
@@ -70,6 +72,9 @@ def create_project(name: str, target: Path, *, minimal: bool = False) -> list[Pa
     written: list[Path] = []
     target.mkdir(parents=True, exist_ok=True)
     _copy(root, target, Path(), name, written)
+    location = carboy_location()
+    if location is not None:
+        _require_from(target, location)
     if not minimal:
         migrations = resources.files("carboy.db") / "templates" / "migrations"
         for file in ("env.py", "script.py.mako", "README"):
@@ -103,3 +108,50 @@ def _write(target: Path, relative: Path, content: bytes, written: list[Path]) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     written.append(relative)
+
+
+def carboy_location() -> str | None:
+    """Return where the running carboy was installed from, when not from a package index.
+
+    That is the ``file://`` URL of the folder or wheel pip installed it from
+    (its ``direct_url.json``, PEP 610); ``None`` for a release from an index,
+    which a new project can ask for by name.
+    """
+    try:
+        recorded = metadata.distribution("carboy").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not recorded:
+        return None
+    url = json.loads(recorded).get("url")
+    return url if isinstance(url, str) and url.startswith("file://") else None
+
+
+def _require_from(target: Path, location: str) -> None:
+    """Make the project ask for carboy at ``location``, and say so in its README.
+
+    A project that named carboy alone would ask a package index for it, and
+    an index would not have this carboy.
+    """
+    pyproject = target / "pyproject.toml"
+    text = re.sub(r'"carboy(\[[a-z,]+\])?"', rf'"carboy\1 @ {location}"', pyproject.read_text())
+    text = text.replace(
+        "[tool.hatch.build.targets.wheel]",
+        "# carboy comes from a folder or a wheel, not from a package index.\n"
+        "[tool.hatch.metadata]\nallow-direct-references = true\n\n"
+        "[tool.hatch.build.targets.wheel]",
+        1,
+    )
+    pyproject.write_text(text)
+    readme = target / "README.md"
+    lead = "In a virtualenv (Python 3.11 or newer), from this folder:"
+    note = textwrap.fill(
+        f"The carboy that made this project was installed from {location}, not from a "
+        "package index, so `pyproject.toml` asks for carboy there, and `pip install` "
+        "takes it from that place. Once carboy is installed from an index, ask for "
+        "`carboy` by name instead.",
+        width=76,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    readme.write_text(readme.read_text().replace(lead, f"{note}\n\n{lead}", 1))
