@@ -587,6 +587,8 @@ def test_a_rename_denied_when_asked_drops_the_column_and_adds_the_other(url: str
     source = migration("replace_body").read_text()
     assert made.output == (
         "Did you rename mig_post.body to mig_post.content (TEXT)? [y/N]: n\n"
+        "Warning: the column mig_post.body is dropped, so its data will be lost when the "
+        "migration is applied.\n"
         f"Created {migration('replace_body')}.\n"
     )
     if url.startswith("sqlite"):
@@ -607,13 +609,82 @@ def test_a_possible_rename_without_anyone_to_ask_is_kept_with_a_warning(
     made = ok("makemigrations", "-m", "replace body")
 
     path = migration("replace_body")
-    assert made.stdout == f"Created {path}.\n"
-    assert made.stderr == (
+    # Said before the file is written, so the warning comes first.
+    assert made.output == (
         "Warning: mig_post.body is dropped and mig_post.content added, so the data in "
-        f"mig_post.body will be lost. If it was renamed, delete {path} and run this command "
-        "again with --rename mig_post.body:content.\n"
+        "mig_post.body will be lost. If it was renamed, delete the migration created below "
+        "and run this command again with --rename mig_post.body:content.\n"
+        f"Created {path}.\n"
     )
+    assert made.stdout == f"Created {path}.\n"
     assert 'batch_op.drop_column("body")' in path.read_text()
+
+
+def test_a_dropped_table_and_column_are_reported_before_the_file_is_written(
+    sqlite_url: str,
+) -> None:
+    start(sqlite_url, VIEWS, ARTICLE.format(column="body"))
+    use_models(sqlite_url, POST.format(column="body"))
+
+    made = ok("makemigrations", "-m", "drop views and articles")
+
+    assert made.output == (
+        "Warning: the table mig_article is dropped, so its rows will be lost when the "
+        "migration is applied.\n"
+        "Warning: the column mig_post.views is dropped, so its data will be lost when the "
+        "migration is applied.\n"
+        f"Created {migration('drop_views_and_articles')}.\n"
+    )
+
+
+def test_check_exits_1_and_lists_the_changes_when_a_migration_is_missing(url: str) -> None:
+    start(url, POST.format(column="body"))
+    before = migration_files()
+
+    matching = db("makemigrations", "--check")
+    use_models(url, VIEWS, ARTICLE.format(column="body"))
+    differing = db("makemigrations", "--check")
+
+    assert (matching.exit_code, matching.output) == (
+        0,
+        "No changes detected: the migrations match the models.\n",
+    )
+    assert (differing.exit_code, differing.output) == (
+        1,
+        "The models differ from the migrations; a new migration would:\n"
+        "  create table mig_article\n"
+        "  add column mig_post.views\n"
+        "Write it with 'carboy db makemigrations -m \"...\"', read it, and commit it.\n",
+    )
+    assert migration_files() == before
+
+
+def test_check_on_a_database_behind_the_migrations_says_to_migrate(sqlite_url: str) -> None:
+    use_models(sqlite_url, POST.format(column="body"))
+    ok("init")
+    ok("makemigrations", "-m", "initial")
+
+    result = db("makemigrations", "--check")
+
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: The database is not at the latest migration, so the models cannot be compared "
+        "with it. Run 'carboy db migrate' first.\n",
+    )
+
+
+def test_makemigrations_without_a_message_says_what_to_give(sqlite_url: str) -> None:
+    start(sqlite_url, POST.format(column="body"))
+    use_models(sqlite_url, VIEWS)
+
+    result = db("makemigrations")
+
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: Missing option '-m' / '--message': say what the migration does, such as "
+        '-m "add posts"; its file is named after it.\n'
+    )
+    assert migration_files() == [migration("initial").name]
 
 
 def test_a_rename_option_without_the_table_finds_the_one_table(sqlite_url: str) -> None:
@@ -748,10 +819,11 @@ def test_a_possible_table_rename_without_anyone_to_ask_is_kept_with_a_warning(
     made = ok("makemigrations", "-m", "replace note")
 
     path = migration("replace_note")
-    assert made.stderr == (
+    assert made.output == (
         "Warning: the table mig_note is dropped and mig_memo created, so the rows of mig_note "
-        f"will be lost. If it was renamed, delete {path} and run this command again with "
-        "--rename-table mig_note:mig_memo.\n"
+        "will be lost. If it was renamed, delete the migration created below and run this "
+        "command again with --rename-table mig_note:mig_memo.\n"
+        f"Created {path}.\n"
     )
     assert 'op.drop_table("mig_note")' in path.read_text()
 

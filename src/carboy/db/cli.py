@@ -7,6 +7,7 @@ default)::
 
     carboy db init                                  # once: migrations/ with env.py
     carboy db makemigrations -m "add posts"         # after changing the models
+    carboy db makemigrations --check                # in CI: exit 1 if one is missing
     carboy db migrate                               # apply what is not applied yet
     carboy db downgrade                             # revert the last one
     carboy db dump Author Post -o seed.json         # rows as JSON
@@ -32,6 +33,8 @@ import click
 from carboy._discovery import find_app
 
 if TYPE_CHECKING:
+    from carboy.db._changes import Drop
+    from carboy.db._renames import Unconfirmed
     from carboy.db.extension import Database
 
 __all__ = ["db"]
@@ -100,7 +103,6 @@ def init(ctx: click.Context, app_spec: str | None) -> None:
 @click.option(
     "-m",
     "--message",
-    required=True,
     help="What the migration does, such as 'add posts'; its file is named after it.",
 )
 @click.option(
@@ -128,6 +130,14 @@ def init(ctx: click.Context, app_spec: str | None) -> None:
     help="Write a migration with no operations, to fill by hand, without comparing.",
 )
 @click.option(
+    "--check",
+    is_flag=True,
+    help=(
+        "Write nothing; exit 1 and list the changes when the models differ from the "
+        "migrations (the database must be at the latest migration), 0 when they match. For CI."
+    ),
+)
+@click.option(
     "--interactive/--no-interactive",
     default=None,
     help=(
@@ -139,10 +149,11 @@ def init(ctx: click.Context, app_spec: str | None) -> None:
 @click.pass_context
 def makemigrations(
     ctx: click.Context,
-    message: str,
+    message: str | None,
     column_renames: tuple[str, ...],
     table_renames: tuple[str, ...],
     empty: bool,
+    check: bool,
     interactive: bool | None,
     app_spec: str | None,
 ) -> None:
@@ -152,34 +163,84 @@ def makemigrations(
     migration. A column dropped while another of the same type is added to
     the same table may be a rename, which autogenerate cannot tell: carboy
     asks, or takes the answer from --rename; a rename keeps the column's
-    data, a drop loses it. Tables likewise, with --rename-table. Read the
-    migration before applying it.
+    data, a drop loses it. Tables likewise, with --rename-table. Every
+    column or table the migration drops is reported before it is written.
+    Read the migration before applying it.
     """
     from carboy.db import migrations
     from carboy.db._renames import Renames
 
     database = _database(ctx, app_spec)
+    if check:
+        _check(database)
+        return
+    if message is None:
+        raise click.UsageError(
+            "Missing option '-m' / '--message': say what the migration does, such as "
+            '-m "add posts"; its file is named after it.'
+        )
     if interactive is None:
         interactive = sys.stdin is not None and sys.stdin.isatty()
     renames = Renames(column_renames, table_renames, ask=_confirm if interactive else None)
+
+    def warn(dropped: list[Drop]) -> None:
+        for line in _loss_warnings(dropped, renames.unconfirmed):
+            click.echo(line, err=True)
+
     with _clean_errors():
-        written = migrations.make(database, message, renames=renames, empty=empty)
+        written = migrations.make(database, message, renames=renames, empty=empty, on_drops=warn)
     if written is None:
         click.echo("No changes detected: the database matches the models.")
         return
     click.echo(f"Created {_show(written)}.")
-    for pair in renames.unconfirmed:
-        if pair.is_table:
-            what = f"the table {pair.old} is dropped and {pair.new} created"
-            lost = f"the rows of {pair.old}"
+
+
+def _check(database: Database) -> None:
+    from carboy.db import migrations
+
+    with _clean_errors():
+        changes = migrations.differences(database)
+    if not changes:
+        click.echo("No changes detected: the migrations match the models.")
+        return
+    listed = "".join(f"\n  {change}" for change in changes)
+    click.echo(
+        f"The models differ from the migrations; a new migration would:{listed}\nWrite it "
+        "with 'carboy db makemigrations -m \"...\"', read it, and commit it.",
+        err=True,
+    )
+    ctx = click.get_current_context()
+    ctx.exit(1)
+
+
+def _loss_warnings(dropped: list[Drop], unconfirmed: list[Unconfirmed]) -> list[str]:
+    """A warning for each column or table whose data the migration would destroy."""
+    lines = []
+    paired = {pair.old: pair for pair in unconfirmed}
+    for drop in dropped:
+        pair = paired.get(drop.name)
+        if pair is not None:
+            if pair.is_table:
+                what = f"the table {pair.old} is dropped and {pair.new} created"
+                lost = f"the rows of {pair.old}"
+            else:
+                what = f"{pair.old} is dropped and {pair.new} added"
+                lost = f"the data in {pair.old}"
+            lines.append(
+                f"Warning: {what}, so {lost} will be lost. If it was renamed, delete the "
+                f"migration created below and run this command again with {pair.option}."
+            )
+        elif drop.is_table:
+            lines.append(
+                f"Warning: the table {drop.name} is dropped, so its rows will be lost when "
+                "the migration is applied."
+            )
         else:
-            what = f"{pair.old} is dropped and {pair.new} added"
-            lost = f"the data in {pair.old}"
-        click.echo(
-            f"Warning: {what}, so {lost} will be lost. If it was renamed, delete "
-            f"{_show(written)} and run this command again with {pair.option}.",
-            err=True,
-        )
+            lines.append(
+                f"Warning: the column {drop.name} is dropped, so its data will be lost when "
+                "the migration is applied."
+            )
+    return lines
 
 
 @db.command()

@@ -34,6 +34,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import CompileError, DBAPIError
 
+from carboy.db._changes import Drop, describe, drops
 from carboy.db._timeouts import lift_statement_timeout
 from carboy.db._urls import scrub
 from carboy.db.batteries import BatteryMigrations, installed_migrations
@@ -58,6 +59,7 @@ __all__ = [
     "connect",
     "current",
     "database_from",
+    "differences",
     "downgrade",
     "folder",
     "history",
@@ -314,6 +316,7 @@ def make(
     *,
     renames: Renames | None = None,
     empty: bool = False,
+    on_drops: Callable[[list[Drop]], None] | None = None,
 ) -> Path | None:
     """Write a migration from the differences between the models and the database.
 
@@ -324,6 +327,8 @@ def make(
             renames; by default none is.
         empty: Write a migration with no operations, to fill by hand,
             without comparing anything.
+        on_drops: Called with the columns and tables the migration drops,
+            and so the data it would destroy, before the file is written.
 
     Returns:
         The migration's file, or ``None`` when nothing changed.
@@ -348,10 +353,46 @@ def make(
         hook(context, revision, scripts)
         if all(script.upgrade_ops is None or script.upgrade_ops.is_empty() for script in scripts):
             scripts[:] = []
+        dropped = [
+            drop for script in scripts for each in script.upgrade_ops_list for drop in drops(each)
+        ]
+        if dropped and on_drops is not None:
+            on_drops(dropped)
 
     config.attributes[_DIRECTIVES_KEY] = directives
     script = _run(database, command.revision, config, message=message, autogenerate=True, **placed)
     return _formatted(_path(script))
+
+
+def differences(database: Database) -> list[str]:
+    """Compare the models with the database, which must be at the latest migration.
+
+    Returns:
+        A line for each change a new migration would hold, such as
+        ``add column post.content``; empty when the migrations match the
+        models. Nothing is written.
+
+    Raises:
+        MigrationError: as ``make`` does.
+    """
+    config = _config(database, quiet=True)
+    placed = _run(database, _on_app_branch, config, database)
+    found: list[str] = []
+
+    def directives(
+        context: MigrationContext, revision: Any, scripts: list[MigrationScript]
+    ) -> None:
+        found.extend(
+            line
+            for script in scripts
+            for each in script.upgrade_ops_list
+            for line in describe(each)
+        )
+        scripts[:] = []
+
+    config.attributes[_DIRECTIVES_KEY] = directives
+    _run(database, command.revision, config, message="check", autogenerate=True, **placed)
+    return found
 
 
 def _formatted(path: Path | None) -> Path | None:
