@@ -36,7 +36,7 @@ def test_the_readme_gives_an_install_then_serve_command_and_an_install_then_test
     assert (
         command_after("serve-command") == "pip install -e . && carboy run --app examples.hello:app"
     )
-    assert command_after("test-command") == "pip install -e '.[dev]' && python -m pytest"
+    assert command_after("test-command") == "pip install -e '.[dev]' && python -m pytest -n auto"
 
 
 def test_ci_runs_the_readme_test_command() -> None:
