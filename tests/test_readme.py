@@ -46,6 +46,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert 'bash -c "$test_command"' in ci
 
 
+def test_ci_builds_the_site_as_the_readme_says() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    build = command_after("docs-command").split(" && ")[1]
+
+    assert build == "python docs/build.py"
+    assert f"\n{build}\n" in ci
+
+
 def test_the_serve_command_serves_the_demo_home_page() -> None:
     serve = command_after("serve-command").split(" && ")[1]
     port = free_port()

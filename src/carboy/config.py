@@ -32,6 +32,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # Each field's docstring is its description, read by the settings reference.
+        use_attribute_docstrings=True,
     )
 
     debug: bool = False
@@ -114,25 +116,35 @@ class Settings(BaseSettings):
 
     # Sessions -----------------------------------------------------------
     session_cookie_name: str = "session"
+    """The name of the cookie that holds the session (signed, or its id with a server store)."""
     session_max_age: int = 14 * 24 * 3600
     """Seconds a session lasts after its last change."""
     session_cookie_secure: bool | None = None
     """Send the session cookie over HTTPS only; ``None``: when the request is HTTPS."""
     session_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    """The session cookie's SameSite: ``lax`` keeps it off other sites' form posts."""
     session_cookie_domain: str | None = None
+    """The session cookie's Domain; ``None`` keeps it to the host that set it."""
 
     # CSRF ---------------------------------------------------------------
     csrf_enabled: bool = True
+    """Check a CSRF token and the origin on every unsafe request that carries cookies."""
     csrf_field_name: str = "csrf_token"
+    """The form field that carries the CSRF token."""
     csrf_header_name: str = "X-CSRF-Token"
+    """The request header that carries the CSRF token, for scripts that post JSON."""
     csrf_trusted_origins: list[str] = Field(default_factory=list)
     """Other origins whose HTTPS form posts are accepted, such as ``https://app.example.com``."""
 
     # Security headers ---------------------------------------------------
     x_frame_options: Literal["DENY", "SAMEORIGIN"] | None = "DENY"
+    """The X-Frame-Options header of documents, for browsers that ignore CSP frame-ancestors."""
     content_type_nosniff: bool = True
+    """Send ``X-Content-Type-Options: nosniff``: browsers trust the declared content type."""
     referrer_policy: str | None = "same-origin"
+    """The Referrer-Policy header: by default other sites are not told which page linked them."""
     cross_origin_opener_policy: str | None = "same-origin"
+    """The Cross-Origin-Opener-Policy of documents: a popup from another site gets no handle."""
     cross_origin_resource_policy: str | None = "same-origin"
     """Sent on every response: other sites cannot load them as images, scripts or frames.
 
@@ -170,7 +182,9 @@ class Settings(BaseSettings):
     hsts_seconds: int = 31536000
     """HSTS max-age, sent on HTTPS responses; 0 turns HSTS off."""
     hsts_include_subdomains: bool = True
+    """Add ``includeSubDomains`` to HSTS: every subdomain is HTTPS-only too."""
     hsts_preload: bool = False
+    """Add ``preload`` to HSTS, once the domain is to be listed in the browsers' preload lists."""
     https_redirect: bool = False
     """Redirect plain HTTP to HTTPS (308). Turn on when the site is served over HTTPS."""
 
@@ -178,6 +192,7 @@ class Settings(BaseSettings):
     template_dirs: list[str] = Field(default_factory=lambda: ["templates"])
     """The app's template folders, first match wins; relative to the working folder."""
     static_url: str = "/static"
+    """The URL path under which the static files of the app and its batteries are served."""
     static_dirs: list[str] = Field(default_factory=lambda: ["static"])
     """The app's static folders; relative to the working folder; missing ones are skipped."""
     static_root: str | None = None

@@ -51,9 +51,11 @@ class StringConverter:
     regex = "[^/]+"
 
     def convert(self, value: str) -> str:
+        """Return the segment as it is."""
         return value
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` as text; refuse an empty one or one holding ``/``."""
         text = str(value)
         if not text or "/" in text:
             raise ValueError(f"A str path parameter must be non-empty and hold no '/': {text!r}.")
@@ -66,9 +68,11 @@ class IntConverter:
     regex = "[0-9]+"
 
     def convert(self, value: str) -> int:
+        """Return the segment as an ``int``."""
         return int(value)
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` written in decimal digits; refuse a negative one."""
         number = int(value)
         if number < 0:
             raise ValueError(f"An int path parameter must not be negative: {number}.")
@@ -81,9 +85,11 @@ class FloatConverter:
     regex = r"[0-9]+(?:\.[0-9]+)?"
 
     def convert(self, value: str) -> float:
+        """Return the segment as a ``float``."""
         return float(value)
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` as the decimal text the regex accepts."""
         number = float(value)
         if number < 0 or number != number or number in (float("inf"), float("-inf")):
             raise ValueError(f"A float path parameter must be finite and not negative: {number}.")
@@ -96,11 +102,13 @@ class UUIDConverter:
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
     def convert(self, value: str) -> uuid.UUID:
+        """Return the segment as a ``uuid.UUID``."""
         from uuid import UUID
 
         return UUID(value)
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` as its canonical hyphenated text."""
         from uuid import UUID
 
         return str(UUID(str(value)))
@@ -112,9 +120,11 @@ class SlugConverter:
     regex = "[-a-zA-Z0-9_]+"
 
     def convert(self, value: str) -> str:
+        """Return the segment, a slug, as it is."""
         return value
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` as text; refuse one that is not a slug."""
         text = str(value)
         if not re.fullmatch(self.regex, text):
             raise ValueError(f"{text!r} is not a slug: use ASCII letters, digits, '-' and '_'.")
@@ -127,9 +137,11 @@ class PathConverter:
     regex = ".*"
 
     def convert(self, value: str) -> str:
+        """Return the rest of the path, slashes included."""
         return value
 
     def to_string(self, value: Any) -> str:
+        """Return ``value`` as text, without a leading ``/``."""
         # The pattern already has the "/" before the parameter.
         return str(value).lstrip("/")
 

@@ -30,7 +30,12 @@ MAX_PASSWORD_LENGTH = 4096
 """The longest password accepted: hashing a megabyte-long one would tie a worker up."""
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-"""Enough to catch a typo (one "@", no spaces, a dot in the domain); the e-mail proves the rest."""
+"""Enough to catch a typo (one "@", no spaces, a dot in the domain); the e-mail proves the rest.
+
+The pattern is ``^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$``.
+
+:meta hide-value:
+"""
 
 _MESSAGES: Mapping[str, str] = {
     "string_too_long": "Enter at most {max_length} characters.",

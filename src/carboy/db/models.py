@@ -47,6 +47,7 @@ def table_name(class_name: str) -> str:
 
 
 def utcnow() -> datetime:
+    """Return the current time in UTC, timezone-aware: the default for datetime columns."""
     return datetime.now(UTC)
 
 
