@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -34,13 +35,15 @@ SCREENSHOT_TESTS = [
 ]
 SCREENSHOTS = ["admin-01-dashboard.png", "docs-page.png"]
 
-# The endpoints the chart shows, by path, and their labels.
-CHART_ENDPOINTS = {
-    "/plaintext": "plain text",
-    "/json": "JSON",
-    "/users/42/posts/hello-world": "path parameters",
-    "/db": "one row (PostgreSQL)",
-    "/fortunes": "fortunes template (PostgreSQL)",
+# The endpoints the chart shows, by path, and their labels: a panel for the
+# endpoints that only the framework answers, one for those on PostgreSQL.
+CHART_PANELS = {
+    "Served by the framework alone": {
+        "/plaintext": "plain text",
+        "/json": "JSON",
+        "/users/42/posts/hello-world": "path parameters",
+    },
+    "On PostgreSQL": {"/db": "one row", "/fortunes": "fortunes template"},
 }
 
 
@@ -79,46 +82,47 @@ def take_screenshots() -> None:
         raise SystemExit(f"The browser tests took no {', '.join(missing)}.")
 
 
-def draw_benchmark_chart(results: dict, path: Path) -> None:  # type: ignore[type-arg]
-    """Draw requests per second relative to carboy, per endpoint and framework."""
+def draw_benchmark_chart(results: dict[str, Any], path: Path) -> None:
+    """Draw the median requests per second of each framework, a panel per endpoint group."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    frameworks = [
-        (key, data)
-        for key, data in results["frameworks"].items()
-        if any(
-            (data["endpoints"].get(path) or {}).get("median_requests_per_second")
-            for path in CHART_ENDPOINTS
-        )
-    ]
-    figure, axes = plt.subplots(figsize=(10, 5.5), dpi=110)
-    height = 0.8 / max(len(frameworks), 1)
-    positions = range(len(CHART_ENDPOINTS))
-    for index, (key, data) in enumerate(frameworks):
-        rates = [
-            (data["endpoints"].get(path) or {}).get("median_requests_per_second") or 0
-            for path in CHART_ENDPOINTS
+    figure, panels = plt.subplots(len(CHART_PANELS), 1, figsize=(11, 8), dpi=110)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    keys = list(results["frameworks"])
+    for axes, (title, endpoints) in zip(panels, CHART_PANELS.items(), strict=True):
+        shown = [
+            key for key in keys if all(_rate(results, key, endpoint) for endpoint in endpoints)
         ]
-        axes.barh(
-            [position + index * height for position in positions],
-            rates,
-            height=height,
-            label=data.get("name", key),
-        )
-    axes.set_yticks([position + 0.4 - height / 2 for position in positions])
-    axes.set_yticklabels(CHART_ENDPOINTS.values())
-    axes.invert_yaxis()
-    axes.set_xlabel("requests per second, median of the rounds (more is better)")
-    date = results["date"][:10]
-    axes.set_title(f"carboy and its peers, one worker each, wrk on 127.0.0.1 ({date})")
-    axes.legend(loc="lower right", fontsize="small")
-    axes.grid(axis="x", alpha=0.3)
+        height = 0.8 / len(shown)
+        for index, key in enumerate(shown):
+            axes.barh(
+                [position + index * height for position in range(len(endpoints))],
+                [_rate(results, key, endpoint) for endpoint in endpoints],
+                height=height,
+                label=results["frameworks"][key].get("label") or key,
+                color=colours[keys.index(key) % len(colours)],
+            )
+        axes.set_yticks([position + 0.4 - height / 2 for position in range(len(endpoints))])
+        axes.set_yticklabels(endpoints.values())
+        axes.invert_yaxis()
+        axes.set_title(title, loc="left", fontsize="medium")
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+        axes.grid(axis="x", alpha=0.3)
+    panels[-1].set_xlabel("requests per second, median of the rounds (more is better)")
+    figure.suptitle(
+        f"carboy and its peers, one worker each, wrk on 127.0.0.1 ({results['date'][:10]})"
+    )
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def _rate(results: dict[str, Any], key: str, endpoint: str) -> float:
+    found = results["frameworks"][key]["endpoints"].get(endpoint) or {}
+    return float(found.get("median_requests_per_second") or 0)
 
 
 if __name__ == "__main__":

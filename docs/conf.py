@@ -15,10 +15,16 @@ sys.path.insert(0, str(HERE / "_ext"))
 
 import importlib  # noqa: E402
 import pkgutil  # noqa: E402
+import warnings  # noqa: E402
+
+from sqlalchemy.exc import SAWarning  # noqa: E402
 
 import carboy  # noqa: E402
 from carboy.__about__ import __version__  # noqa: E402
 
+# Reading the attributes of the abstract user and mixin classes, as autodoc
+# does, makes SQLAlchemy warn that they are not mapped, which they are not meant to be.
+warnings.filterwarnings("ignore", message="Unmanaged access of declarative", category=SAWarning)
 # Every public module is imported before autodoc looks at any class: autodoc
 # reads the attributes of carboy.db.Model, and a model class declared after
 # that (the auth battery's) would no longer map.
