@@ -476,3 +476,86 @@ def test_db_session_without_a_database_is_a_clear_error(pytester: pytest.Pyteste
 def test_the_entry_point_is_declared() -> None:
     pyproject = (Path(SRC).parent / "pyproject.toml").read_text()
     assert '[project.entry-points.pytest11]\ncarboy = "carboy.pytest_plugin"' in pyproject
+
+
+WORKER_TESTS = """
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import Item
+
+
+def _record(db_session):
+    name = db_session.connection().engine.url.database
+    with Path(__file__).with_name("databases.txt").open("a") as log:
+        log.write(f"{os.environ['PYTEST_XDIST_WORKER']} {name}\\n")
+
+
+def test_1_a_row_of_this_worker(client, db_session):
+    _record(db_session)
+    assert client.post("/items/first").status_code == 201
+    assert db_session.scalars(select(Item.name)).all() == ["first"]
+
+
+def test_2_only_this_workers_rows(client, db_session):
+    _record(db_session)
+    assert client.get("/items").json() == {"count": 0}
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_each_xdist_worker_gets_a_database_of_its_own_dropped_at_the_end(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    base = make_url(postgres_url() if backend == "postgresql" else mysql_url())
+    pytester.makepyfile(app=DB_APP, test_workers=WORKER_TESTS)
+
+    result = _run(
+        pytester, "-n", "2", "--dist", "each", env={"CARBOY_TEST_DATABASE_URL": str(base)}
+    )
+
+    result.assert_outcomes(passed=4)
+    seen = sorted(set((pytester.path / "databases.txt").read_text().splitlines()))
+    assert seen == [f"gw0 {base.database}_gw0", f"gw1 {base.database}_gw1"]
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    engine = create_engine(base.set(drivername=driver))
+    try:
+        with engine.connect() as connection:
+            if backend == "postgresql":
+                names = connection.exec_driver_sql("SELECT datname FROM pg_database").scalars()
+            else:
+                names = connection.exec_driver_sql("SHOW DATABASES").scalars()
+            left = [name for name in names if name.startswith(f"{base.database}_gw")]
+    finally:
+        engine.dispose()
+    assert left == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@db:5432/test?sslmode=require", "postgresql://u:p@db:5432/test_gw1?sslmode=require"),
+        ("mysql://root@127.0.0.1/site", "mysql://root@127.0.0.1/site_gw1"),
+        ("sqlite:///tests.sqlite3", "sqlite:///tests_gw1.sqlite3"),
+        ("sqlite:////tmp/a.b/tests", "sqlite:////tmp/a.b/tests_gw1"),
+        ("sqlite://", "sqlite://"),
+    ],
+)  # fmt: skip
+def test_a_workers_database_is_named_after_the_test_database(url: str, expected: str) -> None:
+    from carboy.pytest_plugin import _for_worker
+
+    assert _for_worker(url, "gw1") == expected
+
+
+def test_a_server_url_without_a_database_name_is_a_clear_error() -> None:
+    from carboy.pytest_plugin import _for_worker
+
+    with pytest.raises(pytest.UsageError) as raised:
+        _for_worker("postgresql://postgres@127.0.0.1:5432", "gw0")
+
+    assert str(raised.value) == (
+        "CARBOY_TEST_DATABASE_URL names no database (postgresql://...): add its name, such as "
+        "/test; each pytest-xdist worker makes its own database named after it."
+    )

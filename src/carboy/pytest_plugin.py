@@ -25,7 +25,10 @@ defining fixtures of the same names:
     mail backend's list of ``EmailMessage``, emptied as the test starts.
 
 The database of the tests: ``CARBOY_TEST_DATABASE_URL`` when it is set,
-else a fresh SQLite file in pytest's temporary folder. Before the app is
+else a fresh SQLite file in pytest's temporary folder. Under pytest-xdist
+(``pytest -n auto``) each worker works on a database of its own, named after
+the test database and the worker (``test_gw0``), made afresh when the worker
+starts and dropped when it ends, so that the workers never share rows. Before the app is
 imported the plugin sets ``CARBOY_DATABASE_URL`` to it, and once the app is
 loaded applies its migrations (or creates its tables when it has no
 migrations folder), once per test session. A project without carboy's
@@ -49,6 +52,7 @@ import sys
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -86,6 +90,9 @@ def _carboy_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     url = os.environ.get(TEST_DATABASE_URL) or (
         f"sqlite:///{tmp_path_factory.mktemp('carboy') / 'test.sqlite3'}"
     )
+    worker = _xdist_worker()
+    if worker is not None and os.environ.get(TEST_DATABASE_URL):
+        url = _for_worker(url, worker)
     previous = os.environ.get("CARBOY_DATABASE_URL")
     os.environ["CARBOY_DATABASE_URL"] = url
     yield url
@@ -134,16 +141,26 @@ def app(
             f"carboy's app fixture could not load {spec}: {exc.message}"
         ) from None
     database = _database_of(found.app)
+    # Under pytest-xdist each worker makes a database of its own, and drops it at the end.
+    own_database = (
+        database is not None and _xdist_worker() is not None and TEST_DATABASE_URL in os.environ
+    )
     if database is not None:
         _warn_unless_on_the_test_database(database, _carboy_database_url)
+        if own_database:
+            database.create_database(replace=True)
         database.prepare_for_tests()
-    # Only an app that signs users in has imported carboy.auth, and with it its hashers.
-    hashers = sys.modules.get("carboy.auth.hashers")
-    if hashers is None or not pytestconfig.getini("carboy_fast_password_hashing"):
-        yield found.app
-        return
-    with hashers.cheap_hashing():
-        yield found.app
+    try:
+        # Only an app that signs users in has imported carboy.auth, and with it its hashers.
+        hashers = sys.modules.get("carboy.auth.hashers")
+        if hashers is None or not pytestconfig.getini("carboy_fast_password_hashing"):
+            yield found.app
+        else:
+            with hashers.cheap_hashing():
+                yield found.app
+    finally:
+        if own_database:
+            database.drop_database()
 
 
 @pytest.fixture
@@ -198,6 +215,35 @@ def mail_outbox(app: Any) -> list[Any]:
     backend.outbox.clear()
     outbox: list[Any] = backend.outbox
     return outbox
+
+
+def _xdist_worker() -> str | None:
+    """The pytest-xdist worker this process is (``gw0``), or ``None`` outside xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _for_worker(url: str, worker: str) -> str:
+    """``url`` with the worker's name after the database's: ``test`` becomes ``test_gw0``.
+
+    For SQLite the file's name takes it (``test_gw0.sqlite3``); an in-memory
+    database is each process's own already.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.startswith("sqlite"):
+        prefix, _, rest = url.partition(":///")
+        path, mark, query = rest.partition("?")
+        if path in ("", ":memory:"):
+            return url
+        stem, dot, suffix = path.rpartition(".")
+        named = f"{stem}_{worker}.{suffix}" if dot and "/" not in suffix else f"{path}_{worker}"
+        return f"{prefix}:///{named}{mark}{query}"
+    name = parts.path.removeprefix("/")
+    if not name:
+        raise pytest.UsageError(
+            f"{TEST_DATABASE_URL} names no database ({parts.scheme}://...): add its name, such "
+            "as /test; each pytest-xdist worker makes its own database named after it."
+        )
+    return urlunsplit(parts._replace(path=f"/{name}_{worker}"))
 
 
 def _warn_unless_on_the_test_database(database: Any, test_url: str) -> None:

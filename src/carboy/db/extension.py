@@ -397,6 +397,27 @@ class Database:
         """Drop the tables of ``metadata``; for tests."""
         self.metadata.drop_all(self.engine)
 
+    def create_database(self, *, replace: bool = False) -> None:
+        """Create the database itself on its server; for the tests of a project.
+
+        With ``replace``, a database of that name is dropped first, with every
+        row in it. A SQLite file is made when it is first connected to.
+        """
+        from carboy.db._provision import create_database
+
+        self.engine.dispose()
+        create_database(self.urls, replace=replace)
+
+    def drop_database(self) -> None:
+        """Drop the database itself, with every row in it; for the tests of a project."""
+        from carboy.db._provision import drop_database
+
+        self.engine.dispose()
+        if self._async_engine is not None:
+            # Its pool belongs to an event loop that may be gone; forget it unclosed.
+            self._async_engine.sync_engine.dispose(close=False)
+        drop_database(self.urls)
+
     def prepare_for_tests(self) -> None:
         """Apply the migrations, or create the tables when there is no migrations folder."""
         from carboy.db import migrations
