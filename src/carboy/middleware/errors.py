@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from carboy.datastructures import Headers
+from carboy.middleware.security import SCOPE_KEY as SECURITY_SCOPE_KEY
 from carboy.problems import error_response
 from carboy.responses import Response
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,6 +68,9 @@ class ServerErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.security is not None:
+            # For the refusals of the layers inside, which answer before the dispatcher.
+            scope[SECURITY_SCOPE_KEY] = self.security
         started = False
 
         async def send_tracking(message: Message) -> None:

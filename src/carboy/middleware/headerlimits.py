@@ -86,6 +86,6 @@ class HeaderLimitsMiddleware:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": _WEBSOCKET_TOO_BIG})
                     return
-                await send_plain_text(send, 431, refusal, _CLOSE)
+                await send_plain_text(send, 431, refusal, _CLOSE, scope=scope)
                 return
         await self.app(scope, receive, send)

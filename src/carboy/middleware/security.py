@@ -23,17 +23,18 @@ import secrets
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
-from carboy.responses import HTMLResponse
+from carboy.responses import HTMLResponse, Response
 from carboy.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from carboy.config import Settings
     from carboy.requests import HTTPConnection
-    from carboy.responses import Response
 
-__all__ = ["BuiltinPage", "SecurityHeaders", "csp_nonce"]
+__all__ = ["BuiltinPage", "SecurityHeaders", "csp_nonce", "secure_refusal"]
 
 _NONCE = "carboy.csp_nonce"
+SCOPE_KEY = "carboy.security_headers"
+"""The scope key of the app's ``SecurityHeaders``, set by the outermost layer."""
 
 _DOCUMENT_TYPES = (
     "text/html",
@@ -196,6 +197,10 @@ class SecurityHeaders:
                 return
         raw.extend(extra)
 
+    def refusal_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Return the headers of a plain-text refusal sent before the app runs."""
+        return self.for_scope(scope, False)
+
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """Wrap an ASGI app (a mounted one) so that its responses get the headers too."""
 
@@ -232,3 +237,16 @@ def _with_data_images(policy: str) -> str:
     else:
         directives.append("img-src 'self' data:")
     return "; ".join(directives)
+
+
+def secure_refusal(response: Response, scope: Scope) -> None:
+    """Give a response made before the app's dispatcher (a 429 of a whole-site limit) its headers.
+
+    The app's outermost layer puts its ``SecurityHeaders`` in the scope; a
+    middleware that answers on its own, before the dispatcher that adds them
+    to every other response, calls this on its response. Outside a carboy
+    app it does nothing.
+    """
+    security: SecurityHeaders | None = scope.get(SCOPE_KEY)
+    if security is not None:
+        security.apply(response, scope)

@@ -126,7 +126,7 @@ class TrustedHostMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": _WEBSOCKET_POLICY_VIOLATION})
             return
-        await send_plain_text(send, 400, _REFUSAL)
+        await send_plain_text(send, 400, _REFUSAL, scope=scope)
 
 
 def _entry_host(entry: str, text: str) -> str:

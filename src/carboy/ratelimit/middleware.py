@@ -7,6 +7,7 @@ from typing import Any
 
 from carboy.datastructures import Headers
 from carboy.exceptions import ImproperlyConfigured
+from carboy.middleware.security import secure_refusal
 from carboy.problems import error_response
 from carboy.ratelimit.backends import Backend, MemoryBackend
 from carboy.ratelimit.keys import KeyFunction, by_ip, key_of
@@ -96,6 +97,7 @@ class RateLimitMiddleware:
             response = error_response(
                 Headers(scope=scope), 429, refusal.title, refusal.detail, refusal.headers
             )
+            secure_refusal(response, scope)
             await response(scope, receive, send)
             return
 
