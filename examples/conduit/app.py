@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, ForeignKey, String, Table, Text, and_, delete, func, insert, select
+from sqlalchemy import Column, ForeignKey, String, Table, Text, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from carboy import Carboy, Depends, JSONResponse, Request, Response, Router
@@ -31,7 +32,7 @@ from carboy.auth import Auth, authenticate
 from carboy.auth.tokens import create_token
 from carboy.auth.user import User
 from carboy.config import Settings
-from carboy.db import AsyncSession, Database, Model, UTCDateTime, get_or_create
+from carboy.db import AsyncSession, Database, Model, UTCDateTime, atomic, get_or_create
 from carboy.db.models import utcnow
 from carboy.exceptions import HTTPException, RequestValidationError
 from carboy.openapi_config import OpenAPIConfig
@@ -548,12 +549,23 @@ async def follow(session: AsyncSession, username: str, me: Me) -> ProfileRespons
     user = await _user_named(session, username)
     if user.id == me.id:
         raise ConduitError(422, "profile", "cannot follow yourself")
-    statement = select(follows).where(
-        follows.c.follower_id == me.id, follows.c.followed_id == user.id
-    )
-    if (await session.execute(statement)).first() is None:
-        await session.execute(insert(follows).values(follower_id=me.id, followed_id=user.id))
+    await _link(session, follows, follower_id=me.id, followed_id=user.id)
     return ProfileResponse(profile=(await _profiles(session, [user], me))[user.id])
+
+
+async def _link(session: AsyncSession, table: Table, **ids: int) -> None:
+    """Insert a row of a link table unless it is there; requests racing to insert it all succeed."""
+    present = select(table).filter_by(**ids)
+    if (await session.execute(present)).first() is not None:
+        return
+    try:
+        async with atomic(session):
+            await session.execute(insert(table).values(**ids))
+    except IntegrityError:
+        # Another request inserted it first; anything else (a row it points
+        # to is gone) leaves it missing, and is raised.
+        if (await session.execute(present)).first() is None:
+            raise
 
 
 @api.delete("/profiles/{username}/follow", tags=["ConduitProfile"])
@@ -742,9 +754,7 @@ async def delete_comment(
 async def favorite(session: AsyncSession, slug: str, me: Me) -> ArticleResponse:
     """Favorite an article; twice changes nothing."""
     article = await _article(session, slug)
-    mine = and_(favorites.c.user_id == me.id, favorites.c.article_id == article.id)
-    if (await session.execute(select(favorites).where(mine))).first() is None:
-        await session.execute(insert(favorites).values(user_id=me.id, article_id=article.id))
+    await _link(session, favorites, user_id=me.id, article_id=article.id)
     return ArticleResponse(article=(await _articles(session, [article], me))[0])
 
 

@@ -545,3 +545,44 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
 
             check()
     app.extensions["db"].engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_following_and_favoriting_at_once_all_succeed_and_count_once(
+    database_url: str,
+) -> None:
+    app = create_app(database_url, Settings(secret_key="conduit-tests"))  # type: ignore[arg-type]
+    upgrade(app.extensions["db"])  # type: ignore[arg-type]
+    async with TestClient(app) as client:
+        tokens = []
+        for name in ("jake", "anna"):
+            registered = await client.post(
+                "/api/users",
+                json={"user": {"username": name, "email": f"{name}@example.com", "password": "x"}},
+            )
+            tokens.append(registered.json()["user"]["token"])
+        jake, anna = tokens
+        article = {"title": "Liked", "description": "d", "body": "b"}
+        posted = await client.post("/api/articles", json={"article": article}, headers=auth(jake))
+        slug = posted.json()["article"]["slug"]
+
+        follows = await asyncio.gather(
+            *(client.post("/api/profiles/jake/follow", headers=auth(anna)) for _ in range(10))
+        )
+        favorites = await asyncio.gather(
+            *(client.post(f"/api/articles/{slug}/favorite", headers=auth(anna)) for _ in range(10))
+        )
+        profile = await client.get("/api/profiles/jake", headers=auth(anna))
+        liked = await client.get(f"/api/articles/{slug}", headers=auth(anna))
+
+    statuses = [response.status_code for response in follows + favorites]
+    if database_url.startswith("sqlite"):
+        # One writer at a time: a transaction that read before another wrote is a 503.
+        assert set(statuses) <= {200, 503} and 200 in statuses
+    else:
+        assert statuses == [200] * 20
+    assert profile.json()["profile"]["following"] is True
+    assert (liked.json()["article"]["favorited"], liked.json()["article"]["favoritesCount"]) == (
+        True,
+        1,
+    )
