@@ -36,7 +36,107 @@ if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.config import Settings
 
-__all__ = ["CheckFunction", "CheckMessage", "raise_for_errors", "register_check", "run_checks"]
+__all__ = [
+    "CHECK_IDS",
+    "CheckFunction",
+    "CheckMessage",
+    "raise_for_errors",
+    "register_check",
+    "run_checks",
+]
+
+CHECK_IDS: dict[str, str] = {
+    "core.E001": (
+        "A battery that signs sessions, CSRF tokens and links (``carboy.auth``) runs with "
+        "``debug`` off and no ``secret_key``, so the app refuses to start. Set "
+        "``CARBOY_SECRET_KEY`` to a long random value kept out of the code (``carboy new`` "
+        "writes one into ``.env``), or turn ``CARBOY_DEBUG`` on for development."
+    ),
+    "core.W001": (
+        "``allowed_hosts`` contains ``*``, so requests for any host name are served, and links "
+        "built from the Host header (password-reset mails) can point at a site an attacker "
+        "chose. List the host names the site serves; keep ``*`` for development."
+    ),
+    "security.E001": (
+        "``debug`` is on in a deployment: error pages show tracebacks, source code and local "
+        "variables to anyone. Set ``CARBOY_DEBUG=0``."
+    ),
+    "security.E002": (
+        "``secret_key`` is not set, so sessions, CSRF tokens and signed cookies cannot be "
+        "signed. Set ``CARBOY_SECRET_KEY`` to a long random value, such as the output of "
+        "``python -c 'import secrets; print(secrets.token_urlsafe(50))'``."
+    ),
+    "security.E003": (
+        "``secret_key`` is weak (short, few distinct characters, or a known placeholder), so "
+        "whoever guesses it can forge sessions and tokens. Replace it with a long random value; "
+        "keep the old one in ``secret_key_fallbacks`` until its sessions expire."
+    ),
+    "security.E004": (
+        "``allowed_hosts`` is empty, so only localhost names are served and requests for the "
+        "site's own domain get 400. Set ``CARBOY_ALLOWED_HOSTS`` to the site's host names, "
+        'such as ``["example.com"]``.'
+    ),
+    "security.W001": (
+        "``allowed_hosts`` contains ``*`` in a deployment, so any Host header is believed and "
+        "links built from it can point elsewhere. List the site's host names instead."
+    ),
+    "security.W002": (
+        "``https_redirect`` is off, so pages are also served over plain HTTP, where they can "
+        "be read and changed on the way. Set ``CARBOY_HTTPS_REDIRECT=1`` once the site has "
+        "HTTPS, unless a proxy in front already redirects."
+    ),
+    "security.W003": (
+        "``hsts_seconds`` is 0, so browsers are not told to use HTTPS only. Set it to a year "
+        "(31536000) once the whole site works over HTTPS, after trying a small value first."
+    ),
+    "security.W004": (
+        "``hsts_include_subdomains`` is off, so a subdomain served over plain HTTP can be used "
+        "to set cookies for the site. Turn it on once every subdomain has HTTPS."
+    ),
+    "security.W005": (
+        "The session cookie may travel over plain HTTP: ``session_cookie_secure`` is off, or "
+        "unset while ``https_redirect`` is off. Set ``CARBOY_SESSION_COOKIE_SECURE=1``, or "
+        "turn on ``https_redirect``."
+    ),
+    "security.W006": (
+        "``session_cookie_samesite`` is ``none``, so browsers send the session cookie with "
+        "requests other sites start. Use ``lax`` (the default) unless other sites must embed "
+        "this one with the visitor signed in."
+    ),
+    "security.W007": (
+        "``csrf_enabled`` is off, so forms that other sites post act with the visitor's "
+        "session. Turn it back on, and exempt only the routes that must take such posts."
+    ),
+    "security.W008": (
+        "Neither ``x_frame_options`` nor a CSP ``frame-ancestors`` directive is sent, so other "
+        "sites can frame the pages (clickjacking). Keep ``x_frame_options=DENY``, or put "
+        "``frame-ancestors 'none'`` in the policy."
+    ),
+    "security.W009": (
+        "``content_type_nosniff`` is off, so browsers may guess a response's type and run an "
+        "uploaded file as a page or script. Turn it back on."
+    ),
+    "security.W010": (
+        "``referrer_policy`` is unset, so each browser's default decides how much of a page's "
+        "URL other sites receive. Use ``same-origin`` (the default) or "
+        "``strict-origin-when-cross-origin``."
+    ),
+    "security.W011": (
+        "No ``content_security_policy`` is set for the app's own pages. A policy such as "
+        "``default-src 'self'`` keeps injected scripts from running; ``{nonce}`` in it becomes "
+        "each request's nonce."
+    ),
+    "security.W012": (
+        "``cross_origin_opener_policy`` is unset, so a window of another site that opens the "
+        "pages keeps a handle on them. Use ``same-origin`` (the default)."
+    ),
+    "security.W013": (
+        "A key in ``secret_key_fallbacks`` is weak, so what it signed can be forged while it "
+        "is listed. Remove it once the sessions it signed have expired."
+    ),
+}
+"""What each check id of carboy's core and deploy audit means and how to fix it."""
+
 
 logger = logging.getLogger("carboy.checks")
 

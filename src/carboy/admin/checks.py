@@ -40,7 +40,73 @@ if TYPE_CHECKING:
     from carboy.admin.extension import Admin
     from carboy.app import Carboy
 
-__all__ = ["check_model_admin", "register_checks"]
+__all__ = ["CHECK_IDS", "check_model_admin", "register_checks"]
+
+CHECK_IDS: dict[str, str] = {
+    "admin.E001": (
+        "A ``list_display`` entry is not a column, a related column such as ``author.name``, a "
+        "method of the model admin or an attribute of the model. Fix the name, or add the "
+        "method."
+    ),
+    "admin.E002": (
+        "A ``search_fields`` entry is not a text (``String`` or ``Text``) column of the model "
+        "or of a related one. Name such a column, as ``title`` or ``author.name``."
+    ),
+    "admin.E003": (
+        "A ``list_filter`` entry is not a boolean, enum or date column, nor a many-to-one "
+        "relationship or its foreign-key column. Fix the name, or remove it."
+    ),
+    "admin.E004": (
+        "An ``ordering`` entry is not a column of the model or a related column. Name columns, "
+        "with ``-`` in front for descending order, such as ``('-published_on', 'title')``."
+    ),
+    "admin.E005": (
+        "A ``list_display_links`` entry is not one of the ``list_display`` columns. Name "
+        "columns that ``list_display`` shows."
+    ),
+    "admin.E006": (
+        "A ``sortable_by`` entry is not a ``list_display`` column that holds a field. Name "
+        "columns that are fields, such as ``title`` or ``author.name``."
+    ),
+    "admin.E007": (
+        "``list_per_page`` is not a whole number of rows from 1. Set it to a number such as 50."
+    ),
+    "admin.E008": (
+        "A ``list_select_related`` entry is not a relationship of the model. Name "
+        "relationships, such as ``author`` or ``author.country``."
+    ),
+    "admin.E009": (
+        "An ``actions`` entry is not a method of the model admin decorated with ``@action``. "
+        "Add the method with ``@action(label=..., permission=...)``, or fix the name."
+    ),
+    "admin.E010": (
+        "An entry of ``fields``, ``fieldsets``, ``readonly_fields`` or ``exclude`` is not a "
+        "field of the model. Name its columns and relationships, such as ``title``."
+    ),
+    "admin.E011": (
+        "An ``autocomplete_fields`` entry is not a many-to-one or many-to-many relationship. "
+        "Name a relationship to one row or to several, such as ``author`` or ``tags``."
+    ),
+    "admin.E012": (
+        "The model has no single-column primary key, which the admin's page addresses need. "
+        "Give it one column with ``primary_key=True``, or leave it out of the admin."
+    ),
+    "admin.E013": (
+        "An ``inlines`` entry is not a subclass of ``carboy.admin.Inline`` whose model has one "
+        "foreign key to this model. Set the inline's ``model``, and its ``fk_name`` when "
+        "there are several keys."
+    ),
+    "admin.E014": (
+        "An ``autocomplete_fields`` relationship points at a model not registered with the "
+        "admin, so its rows cannot be searched. Register that model with ``search_fields``, "
+        "or drop the entry."
+    ),
+    "admin.E015": (
+        "An ``autocomplete_fields`` relationship points at a model whose admin has no "
+        "``search_fields`` to search its rows by. Set them, such as ``('name',)``."
+    ),
+}
+"""What each check id of the admin means and how to fix it."""
 
 
 def register_checks(app: Carboy, admin: Admin) -> None:

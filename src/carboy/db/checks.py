@@ -11,7 +11,28 @@ if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.db.extension import Database
 
-__all__ = ["register_checks"]
+__all__ = ["CHECK_IDS", "register_checks"]
+
+CHECK_IDS: dict[str, str] = {
+    "db.E001": (
+        "The database URL cannot be used: it is malformed, or its driver is not installed "
+        "(the message names which). Set ``CARBOY_DATABASE_URL`` to a URL whose driver is "
+        "installed, such as with ``pip install 'carboy[postgres]'``."
+    ),
+    "db.E002": (
+        "A ``String`` column has no length, which MySQL and MariaDB cannot store. Give it one, "
+        "as ``mapped_column(String(200))``, or make it a ``Text`` column."
+    ),
+    "db.W001": (
+        "``database_raise_on_lazy_load`` is on in a deployment, so a page that lazily loads a "
+        "relationship fails instead of querying. Keep it for tests and development only."
+    ),
+    "db.W002": (
+        "The migrations folder does not exist, so the production database's tables cannot be "
+        "created or upgraded. Run ``carboy db init``, then ``carboy db makemigrations``."
+    ),
+}
+"""What each check id of the database battery means and how to fix it."""
 
 
 def register_checks(app: Carboy, database: Database) -> None:

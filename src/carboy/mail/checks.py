@@ -11,7 +11,30 @@ if TYPE_CHECKING:
     from carboy.app import Carboy
     from carboy.mail.extension import Mail
 
-__all__ = ["register_checks"]
+__all__ = ["CHECK_IDS", "register_checks"]
+
+CHECK_IDS: dict[str, str] = {
+    "mail.E001": (
+        "``mail_backend`` is ``smtp`` but ``smtp_host`` is not set, so mail has no server to "
+        "go to. Set ``CARBOY_SMTP_HOST``, or choose another ``CARBOY_MAIL_BACKEND``."
+    ),
+    "mail.E002": (
+        "``smtp_use_tls`` (STARTTLS, usually port 587) and ``smtp_use_ssl`` (TLS from the "
+        "start, usually port 465) are both on, and they exclude each other. Turn one off."
+    ),
+    "mail.W001": (
+        "In a deployment, mail is not sent: the backend is the console, memory or file one, "
+        "which only prints or keeps messages. Use the SMTP backend "
+        "(``CARBOY_MAIL_BACKEND=smtp`` and ``CARBOY_SMTP_HOST``)."
+    ),
+    "mail.W002": (
+        "An SMTP username is set while TLS and SSL are off, so the password and every message "
+        "cross the network unencrypted. Set ``CARBOY_SMTP_USE_TLS=1`` or "
+        "``CARBOY_SMTP_USE_SSL=1``."
+    ),
+}
+"""What each check id of the mail battery means and how to fix it."""
+
 
 _REGISTERED = "_carboy_mail_checks"
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
