@@ -67,9 +67,10 @@ CHECK_IDS: dict[str, str] = {
         "``python -c 'import secrets; print(secrets.token_urlsafe(50))'``."
     ),
     "security.E003": (
-        "``secret_key`` is weak (short, few distinct characters, or a known placeholder), so "
-        "whoever guesses it can forge sessions and tokens. Replace it with a long random value; "
-        "keep the old one in ``secret_key_fallbacks`` until its sessions expire."
+        "``secret_key`` is weak: shorter than 50 characters, made of fewer than 5 different "
+        "characters, or looking like a placeholder, so whoever guesses it can forge sessions, "
+        "CSRF tokens and signed cookies. Set ``CARBOY_SECRET_KEY`` to a new random value of at "
+        "least 50 characters, kept out of the code."
     ),
     "security.E004": (
         "``allowed_hosts`` is empty, so only localhost names are served and requests for the "
@@ -122,9 +123,10 @@ CHECK_IDS: dict[str, str] = {
         "``strict-origin-when-cross-origin``."
     ),
     "security.W011": (
-        "No ``content_security_policy`` is set for the app's own pages. A policy such as "
-        "``default-src 'self'`` keeps injected scripts from running; ``{nonce}`` in it becomes "
-        "each request's nonce."
+        "``content_security_policy`` is unset, so no Content-Security-Policy keeps injected "
+        "scripts from running on the app's pages. Set ``CARBOY_CONTENT_SECURITY_POLICY``, "
+        "starting from ``default-src 'self'``; ``{nonce}`` in it becomes each request's nonce, "
+        "for the inline scripts that must run."
     ),
     "security.W012": (
         "``cross_origin_opener_policy`` is unset, so a window of another site that opens the "
@@ -135,7 +137,7 @@ CHECK_IDS: dict[str, str] = {
         "is listed. Remove it once the sessions it signed have expired."
     ),
 }
-"""What each check id of carboy's core and deploy audit means and how to fix it."""
+"""What each check id of this module means and how to fix it: the checks reference."""
 
 
 logger = logging.getLogger("carboy.checks")

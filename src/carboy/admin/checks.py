@@ -80,8 +80,10 @@ CHECK_IDS: dict[str, str] = {
         "Add the method with ``@action(label=..., permission=...)``, or fix the name."
     ),
     "admin.E010": (
-        "An entry of ``fields``, ``fieldsets``, ``readonly_fields`` or ``exclude`` is not a "
-        "field of the model. Name its columns and relationships, such as ``title``."
+        "An entry of ``fields``, ``fieldsets``, ``readonly_fields`` or ``exclude`` is neither "
+        "a column or relationship of the model (a dotted path does not count) nor a method of "
+        "the model admin. Name the model's columns and relationships, such as ``title`` or "
+        "``author``."
     ),
     "admin.E011": (
         "An ``autocomplete_fields`` entry is not a many-to-one or many-to-many relationship. "
@@ -106,7 +108,7 @@ CHECK_IDS: dict[str, str] = {
         "``search_fields`` to search its rows by. Set them, such as ``('name',)``."
     ),
 }
-"""What each check id of the admin means and how to fix it."""
+"""What each check id of this module means and how to fix it: the checks reference."""
 
 
 def register_checks(app: Carboy, admin: Admin) -> None:

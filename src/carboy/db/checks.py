@@ -15,9 +15,10 @@ __all__ = ["CHECK_IDS", "register_checks"]
 
 CHECK_IDS: dict[str, str] = {
     "db.E001": (
-        "The database URL cannot be used: it is malformed, or its driver is not installed "
-        "(the message names which). Set ``CARBOY_DATABASE_URL`` to a URL whose driver is "
-        "installed, such as with ``pip install 'carboy[postgres]'``."
+        "The database URL (``Database(url=...)`` or ``CARBOY_DATABASE_URL``) cannot be used: "
+        "it cannot be read, names a database or driver carboy does not support, or needs a "
+        "driver that is not installed (the message says which). Fix the URL, or install the "
+        "driver's extra, such as ``pip install 'carboy[postgres]'``."
     ),
     "db.E002": (
         "A ``String`` column has no length, which MySQL and MariaDB cannot store. Give it one, "
@@ -25,14 +26,15 @@ CHECK_IDS: dict[str, str] = {
     ),
     "db.W001": (
         "``database_raise_on_lazy_load`` is on in a deployment, so a page that lazily loads a "
-        "relationship fails instead of querying. Keep it for tests and development only."
+        "relationship fails instead of querying. Keep it for tests and development, and set "
+        "``CARBOY_DATABASE_RAISE_ON_LAZY_LOAD=0`` in production."
     ),
     "db.W002": (
         "The migrations folder does not exist, so the production database's tables cannot be "
         "created or upgraded. Run ``carboy db init``, then ``carboy db makemigrations``."
     ),
 }
-"""What each check id of the database battery means and how to fix it."""
+"""What each check id of this module means and how to fix it: the checks reference."""
 
 
 def register_checks(app: Carboy, database: Database) -> None:

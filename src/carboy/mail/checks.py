@@ -23,17 +23,19 @@ CHECK_IDS: dict[str, str] = {
         "start, usually port 465) are both on, and they exclude each other. Turn one off."
     ),
     "mail.W001": (
-        "In a deployment, mail is not sent: the backend is the console, memory or file one, "
-        "which only prints or keeps messages. Use the SMTP backend "
-        "(``CARBOY_MAIL_BACKEND=smtp`` and ``CARBOY_SMTP_HOST``)."
+        "``mail_backend`` is ``console`` or ``memory``, or ``Mail()`` was given a "
+        "``ConsoleBackend`` or ``MemoryBackend``, so mail is not sent: it is printed to the "
+        "server's output or kept in the process's memory. Set ``CARBOY_MAIL_BACKEND=smtp`` and "
+        "``CARBOY_SMTP_HOST``, or give ``Mail()`` an ``SMTPBackend``."
     ),
     "mail.W002": (
-        "An SMTP username is set while TLS and SSL are off, so the password and every message "
-        "cross the network unencrypted. Set ``CARBOY_SMTP_USE_TLS=1`` or "
-        "``CARBOY_SMTP_USE_SSL=1``."
+        "With the ``smtp`` backend, ``smtp_username`` is set while ``smtp_use_tls`` and "
+        "``smtp_use_ssl`` are off and ``smtp_host`` is not ``localhost``, so the password and "
+        "every message cross the network unencrypted. Set ``CARBOY_SMTP_USE_TLS=1`` (STARTTLS, "
+        "usually port 587) or ``CARBOY_SMTP_USE_SSL=1`` (usually port 465)."
     ),
 }
-"""What each check id of the mail battery means and how to fix it."""
+"""What each check id of this module means and how to fix it: the checks reference."""
 
 
 _REGISTERED = "_carboy_mail_checks"

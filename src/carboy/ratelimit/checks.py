@@ -16,17 +16,19 @@ __all__ = ["CHECK_IDS", "register_checks"]
 
 CHECK_IDS: dict[str, str] = {
     "ratelimit.E001": (
-        "The rate limits' backend cannot be made from ``ratelimit_url``: the URL is not one "
-        "carboy knows, or the Redis client is not installed (the message says which). Fix "
-        "``CARBOY_RATELIMIT_URL``, or ``pip install 'carboy[redis]'``."
+        "The rate limits' backend cannot be made from ``ratelimit_url``: it is not a URL, its "
+        "scheme names no backend (``memory``, ``redis``, ``rediss`` or ``unix``), or the Redis "
+        "backend cannot be made, as when the ``redis`` package is missing (the message says "
+        "which). Fix ``CARBOY_RATELIMIT_URL``, or run ``pip install 'carboy[redis]'``."
     ),
     "ratelimit.W001": (
         "In a deployment, rate limits are counted in each process's memory, so a site served "
         "by several workers allows each client the limit once per worker. Count in Redis: set "
-        "``CARBOY_RATELIMIT_URL=redis://host:6379/0``."
+        "``CARBOY_RATELIMIT_URL=redis://host:6379/0``, or give ``RateLimits()`` a "
+        "``RedisBackend``."
     ),
 }
-"""What each check id of the rate limit battery means and how to fix it."""
+"""What each check id of this module means and how to fix it: the checks reference."""
 
 
 def register_checks(app: Carboy, extension: RateLimits) -> None:
