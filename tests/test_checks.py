@@ -644,6 +644,15 @@ def test_an_app_with_auth_and_no_secret_key_refuses_to_start_and_check_says_why(
     assert result.stdout == f"{NO_KEY}\nSystem check found 1 error.\n"
 
 
+def test_an_empty_secret_key_is_no_key(project: Path) -> None:
+    auth_site(project, "debug=False, secret_key=''")
+
+    result = invoke("check", "--app", "site_app:app")
+
+    assert result.exit_code == 1
+    assert result.stdout == f"{NO_KEY}\nSystem check found 1 error.\n"
+
+
 @pytest.mark.parametrize("settings", ["debug=True", f"debug=False, secret_key={STRONG_KEY!r}"])
 def test_an_app_with_auth_starts_with_a_key_or_in_debug(project: Path, settings: str) -> None:
     auth_site(project, settings)

@@ -283,7 +283,8 @@ def secret_key_check(battery: str) -> CheckFunction:
 
     def secret_key_is_set(app: Carboy) -> list[CheckMessage]:
         settings = app.settings
-        if settings.debug or settings.secret_key is not None:
+        # An empty CARBOY_SECRET_KEY= is no key either.
+        if settings.debug or (settings.secret_key and settings.secret_key.get_secret_value()):
             return []
         env = _env_names(settings)
         return [

@@ -6,8 +6,9 @@ keeps the table name ``auth_user`` (the other tables point to it), passed as
 ``Auth(user_model=...)``; ``carboy.auth.user`` then stays unimported.
 
 Permissions are named ``<table>.<action>``: every model has ``view``, ``add``,
-``change`` and ``delete`` (``post.change``), and an app declares its own
-(``post.publish``) with ``Auth(permissions={...})``.
+``change`` and ``delete`` (``post.change``), and an app names its own
+(``post.publish``) when it grants them with ``grant()``, which makes the row
+the first time.
 """
 
 from __future__ import annotations
