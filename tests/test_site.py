@@ -91,9 +91,11 @@ def test_the_python_blocks_of_the_page_run(page: Path, tmp_path: Path) -> None:
         name: value for name, value in os.environ.items() if not name.startswith("CARBOY_")
     }
     environment["PYTHONPATH"] = str(ROOT)
+    folder = tmp_path / "work"
+    folder.mkdir()
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, str(tmp_path / "blocks.json")],
-        cwd=tmp_path / "..",
+        cwd=folder,
         env=environment,
         capture_output=True,
         text=True,
