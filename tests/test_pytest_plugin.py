@@ -236,9 +236,12 @@ def test_db_session_joins_the_sessions_of_async_handlers(
     result.assert_outcomes(passed=4)
     if engine is not None:
         # The database the project's tests ran on holds none of their rows.
-        with engine.connect() as connection:
-            assert connection.exec_driver_sql("SELECT count(*) FROM plugin_item").scalar() == 0
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                count = connection.exec_driver_sql("SELECT count(*) FROM plugin_item").scalar()
+        finally:
+            engine.dispose()
+        assert count == 0
 
 
 def test_each_test_starts_with_no_rate_limit_counts(pytester: pytest.Pytester) -> None:

@@ -85,12 +85,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def _carboy_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _carboy_database_url(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """Point ``CARBOY_DATABASE_URL`` at the tests' database for the session."""
     url = os.environ.get(TEST_DATABASE_URL) or (
         f"sqlite:///{tmp_path_factory.mktemp('carboy') / 'test.sqlite3'}"
     )
-    worker = _xdist_worker()
+    worker = _xdist_worker(pytestconfig)
     if worker is not None and os.environ.get(TEST_DATABASE_URL):
         url = _for_worker(url, worker)
     previous = os.environ.get("CARBOY_DATABASE_URL")
@@ -143,7 +145,9 @@ def app(
     database = _database_of(found.app)
     # Under pytest-xdist each worker makes a database of its own, and drops it at the end.
     own_database = (
-        database is not None and _xdist_worker() is not None and TEST_DATABASE_URL in os.environ
+        database is not None
+        and _xdist_worker(pytestconfig) is not None
+        and TEST_DATABASE_URL in os.environ
     )
     if database is not None:
         _warn_unless_on_the_test_database(database, _carboy_database_url)
@@ -217,9 +221,14 @@ def mail_outbox(app: Any) -> list[Any]:
     return outbox
 
 
-def _xdist_worker() -> str | None:
-    """The pytest-xdist worker this process is (``gw0``), or ``None`` outside xdist."""
-    return os.environ.get("PYTEST_XDIST_WORKER")
+def _xdist_worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker this session runs in (``gw0``), or ``None`` outside xdist.
+
+    Read from the session's configuration, not the environment, which a
+    pytest started by a test of a worker inherits.
+    """
+    worker: dict[str, Any] | None = getattr(config, "workerinput", None)
+    return None if worker is None else str(worker["workerid"])
 
 
 def _for_worker(url: str, worker: str) -> str:
