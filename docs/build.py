@@ -59,7 +59,7 @@ def main() -> None:
     draw_benchmark_chart(json.loads(BENCHMARK.read_text()), GENERATED / "benchmark.png")
     shutil.rmtree(options.out, ignore_errors=True)
     command = [
-        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html",
+        sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-n", "-q", "-b", "html",
         "-d", str(options.out.parent / "doctrees"), str(DOCS), str(options.out),
     ]  # fmt: skip
     print("+", " ".join(command), flush=True)

@@ -699,3 +699,25 @@ def test_router_keeps_its_template_and_static_folders_as_given_paths() -> None:
 
     assert (router.template_folder, router.static_folder) == ("blog/templates", "blog/static")
     assert (Router().template_folder, Router().static_folder) == (None, None)
+
+
+def test_a_constrained_path_parameter_keeps_the_converter_of_its_type() -> None:
+    from typing import Annotated
+
+    from carboy import Path
+
+    app = Carboy()
+
+    @app.get("/books/{book_id}")
+    def book(book_id: Annotated[int, Path(ge=1)]) -> dict[str, int]:
+        return {"id": book_id}
+
+    with TestClient(app) as client:
+        found = client.get("/books/7")
+        not_a_number = client.get("/books/abc")
+        too_small = client.get("/books/0")
+
+    assert (found.status_code, found.json()) == (200, {"id": 7})
+    assert not_a_number.status_code == 404
+    assert too_small.status_code == 422
+    assert [error["location"] for error in too_small.json()["errors"]] == ["path.book_id"]

@@ -9,7 +9,7 @@ converters follow the ``Converter`` protocol and are registered on the app:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, get_origin
 
 if TYPE_CHECKING:
     import uuid
@@ -162,7 +162,13 @@ _ANNOTATION_CONVERTERS: dict[Any, str] = {str: "str", int: "int", float: "float"
 
 
 def converter_for_annotation(hint: Any) -> str:
-    """Return the converter name a plain ``{name}`` gets from the handler's annotation."""
+    """Return the converter name a plain ``{name}`` gets from the handler's annotation.
+
+    ``Annotated[int, Path(ge=1)]`` picks the converter of ``int``: its
+    constraints are checked after the converter has matched the segment.
+    """
+    if get_origin(hint) is Annotated:
+        hint = hint.__origin__
     name = _ANNOTATION_CONVERTERS.get(hint)
     if name is not None:
         return name
