@@ -147,40 +147,34 @@ def _type_name(annotation: Any) -> str:
     return name.replace("NoneType", "None")
 
 
-def _escape_cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 class SettingsDirective(SphinxDirective):
-    """The table of settings."""
+    """The list of settings, written as MyST Markdown (the pages are Markdown)."""
 
     def run(self) -> list[nodes.Node]:
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 20 15 40", ""]
-        lines += ["   * - Variable", "     - Type", "     - Default", "     - Meaning"]
+        lines = []
         for row in settings_rows():
-            description = row.description.replace("\n", " ")
             lines += [
-                f"   * - ``{row.variable}``",
-                f"     - ``{row.type}``",
-                f"     - ``{row.default}``",
-                f"     - {_escape_cell(description)}",
+                f"``{row.variable}``",
+                f": Type ``{row.type}``, default ``{row.default}``.",
+                "",
+                f"  {' '.join(row.description.split())}",
+                "",
             ]
         return self._parse(lines)
 
     def _parse(self, lines: list[str]) -> list[nodes.Node]:
         container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="carboy-settings"), 0, container)
+        self.state.nested_parse(StringList(lines, source="carboy_docs"), 0, container)
         return container.children
 
 
 class ChecksDirective(SettingsDirective):
-    """The list of check ids."""
+    """The list of check ids, each with its level, meaning and fix."""
 
     def run(self) -> list[nodes.Node]:
         lines = []
         for row in check_rows():
-            lines.append(f"``{row.id}`` ({row.level})")
-            lines += [f"   {line}" for line in row.description.splitlines()] + [""]
+            lines += [f"``{row.id}`` ({row.level})", f": {' '.join(row.description.split())}", ""]
         return self._parse(lines)
 
 
